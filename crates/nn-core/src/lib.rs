@@ -1,0 +1,70 @@
+//! Fully connected networks, forward and backward propagation exactly as derived in
+//! `docs/derivation.md` (tags F1–F3, B1–B3, L1–L3, R1).
+//!
+//! # Notation
+//! | symbol | here | shape |
+//! |---|---|---|
+//! | `Θ^(l)` | [`Dense::theta`] | n × (m+1), column 0 = biases `b`, columns 1..=m = weights `W` |
+//! | `z^(l)`, `a^(l)`, `δ^(l)` | [`Workspace::z`], [`Workspace::a`], [`Workspace::delta`] | units × B |
+//! | `B` | batch size | samples are **columns** |
+//! | `g`, `g'` | [`Activation`] | element-wise |
+//! | `J` | [`Loss`] (+ R1) | mean over the batch |
+//!
+//! # What is here
+//! - [`Dense`]: Θ stored as the derivation has it, with zero-copy views of `W` and `b`.
+//! - [`Activation`]: sigmoid, tanh, ReLU, leaky ReLU, ELU, GELU (erf and tanh forms), SiLU,
+//!   softplus, identity, each with `g'`.
+//! - [`Loss`]: mean squared error (L1), softmax + cross-entropy (L2), sigmoid + binary
+//!   cross-entropy (L3), fused and numerically stable; optional class weights; L2 penalty R1.
+//! - [`Network`]: forward ([`Network::forward_into`]) and backward ([`Network::backward_into`])
+//!   into reusable [`Workspace`] and [`Gradients`] buffers, allocation-free after they are built;
+//!   [`Network::predict`] and [`Network::predict_proba`] as allocating conveniences.
+//! - [`Init`] and [`rng`]: Xavier and He initialisation from an explicit, seeded, portable RNG.
+//! - [`gradcheck`]: central differences in f64 against B3, for any network.
+//!
+//! What it deliberately does not do: files, threads, serialization, optimizers, training loops
+//! (those are `nn-io` and `nn-train`). It prints nothing.
+//!
+//! # Example
+//! ```
+//! use nn_core::{Activation, Gradients, Loss, Network, Targets, Workspace};
+//! use nn_core::rng::{ChaCha8Rng, SeedableRng};
+//! use nn_linalg::Mat;
+//!
+//! let mut rng = ChaCha8Rng::seed_from_u64(0);
+//! let net: Network<f32> = Network::builder(2, Loss::SoftmaxCrossEntropy)
+//!     .layer(8, Activation::Tanh)
+//!     .layer(2, Activation::Identity)
+//!     .build(&mut rng)?;
+//! let x = Mat::<f32>::from_fn(2, 4, |i, j| ((i + j) % 2) as f32); // 4 samples as columns
+//! let y = [0, 1, 1, 0];
+//!
+//! let mut ws = Workspace::for_network(&net, 4)?; // allocated once
+//! let mut grads = Gradients::zeros_like(&net);
+//! net.forward_into(x.as_ref(), &mut ws)?; // F1–F3
+//! let loss = net.backward_into(x.as_ref(), Targets::Classes(&y), &mut ws, &mut grads)?; // B1–B3, L2
+//! assert!(loss > 0.0 && grads.global_norm() > 0.0);
+//! # Ok::<(), nn_core::Error>(())
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod activation;
+mod dense;
+mod error;
+pub mod gradcheck;
+mod init;
+mod loss;
+mod network;
+pub mod rng;
+mod workspace;
+
+pub use activation::{Activation, ParseActivationError};
+pub use dense::Dense;
+pub use error::Error;
+pub use init::{Init, ParseInitError};
+pub use loss::{Loss, ParseLossError, Targets};
+pub use network::{Network, NetworkBuilder, argmax};
+pub use nn_linalg::{Float, Par};
+pub use workspace::{Gradients, Workspace};

@@ -1,0 +1,616 @@
+//! The network: a stack of [`Dense`] layers and a [`Loss`]; forward (F1–F3) and backward
+//! (B1–B3, L1–L3, R1) propagation over batches whose samples are columns.
+
+use std::marker::PhantomData;
+
+use nn_linalg::{Accum, Float, Mat, MatRef, gemm_into, row_sums_into};
+
+use crate::loss::{ColumnLoss, output_column};
+use crate::rng::RngCore;
+use crate::{Activation, Dense, Error, Gradients, Init, Loss, Targets, Workspace};
+
+/// Largest number of columns [`Network::predict_proba`] runs through the network at once.
+const PREDICT_CHUNK: usize = 1024;
+
+/// A fully connected network: `Dense` layers `Θ^(1) .. Θ^(L−1)` and the loss that closes it.
+///
+/// Indexing: `layers()[i]` holds the derivation's `Θ^(i+1)`, which maps layer `i+1` (the input
+/// is layer 1) to layer `i+2`; the workspace's `z(i)`, `a(i)`, `delta(i)` are `z^(i+2)`, `a^(i+2)`,
+/// `δ^(i+2)`.
+///
+/// Built once (by [`Network::new`] or [`Network::builder`]), which checks every size and
+/// hyper-parameter; after that, forward and backward only check the batch they are given.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network<T: Float> {
+    layers: Vec<Dense<T>>,
+    loss: Loss,
+    l2: T,
+    class_weights: Option<Vec<T>>,
+}
+
+impl<T: Float> Network<T> {
+    /// A network from its layers (first to last) and its loss.
+    ///
+    /// # Errors
+    /// [`Error::NoLayers`]; [`Error::LayerMismatch`] if a layer's inputs differ from the previous
+    /// layer's outputs; [`Error::OutputActivation`] if a cross-entropy loss (which applies its own
+    /// softmax or sigmoid) follows a last layer whose activation is not identity.
+    pub fn new(layers: Vec<Dense<T>>, loss: Loss) -> Result<Self, Error> {
+        let last = layers.last().ok_or(Error::NoLayers)?;
+        if loss.fuses_output() && last.activation() != Activation::Identity {
+            return Err(Error::OutputActivation { loss, found: last.activation() });
+        }
+        for (layer_idx, pair) in layers.windows(2).enumerate() {
+            if pair[1].n_inputs() != pair[0].n_outputs() {
+                return Err(Error::LayerMismatch {
+                    layer_idx: layer_idx + 1,
+                    expected: pair[1].n_inputs(),
+                    found: pair[0].n_outputs(),
+                });
+            }
+        }
+        Ok(Network { layers, loss, l2: T::ZERO, class_weights: None })
+    }
+
+    /// A builder: `Network::builder(784, Loss::SoftmaxCrossEntropy).layer(256, Relu)...`.
+    #[must_use]
+    pub fn builder(n_inputs: usize, loss: Loss) -> NetworkBuilder<T> {
+        NetworkBuilder {
+            n_inputs,
+            loss,
+            layers: Vec::new(),
+            init: None,
+            l2: 0.0,
+            class_weights: None,
+            float: PhantomData,
+        }
+    }
+
+    /// The same network with the L2 penalty R1, `λ/(2B) Σ Θ_{j,i}²` over the weights (never the
+    /// bias column), added to J and, as `(λ/B)·W`, to the gradient.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperparameter`] unless `lambda` is finite and ≥ 0.
+    pub fn with_l2(mut self, lambda: f64) -> Result<Self, Error> {
+        if !(lambda.is_finite() && lambda >= 0.0) {
+            return Err(Error::InvalidHyperparameter {
+                name: "l2",
+                value: lambda,
+                expected: "a finite number ≥ 0",
+            });
+        }
+        self.l2 = T::from_f64(lambda);
+        Ok(self)
+    }
+
+    /// The same network with per-class weights `w` in its cross-entropy (see [`Loss`]): sample
+    /// losses are weighted, and J stays their mean over the B samples (PyTorch's probability-target
+    /// convention; its class-index mode divides by Σ w_y instead).
+    ///
+    /// # Errors
+    /// [`Error::ClassWeights`] for a mean-squared-error network or a count other than the number
+    /// of outputs; [`Error::InvalidHyperparameter`] for a negative or non-finite weight.
+    pub fn with_class_weights(mut self, weights: Vec<T>) -> Result<Self, Error> {
+        if !self.loss.fuses_output() || weights.len() != self.n_outputs() {
+            return Err(Error::ClassWeights {
+                expected: self.n_outputs(),
+                found: weights.len(),
+                loss: self.loss,
+            });
+        }
+        if let Some(&w) = weights.iter().find(|w| !(w.is_finite() && **w >= T::ZERO)) {
+            return Err(Error::InvalidHyperparameter {
+                name: "class weight",
+                value: w.to_f64(),
+                expected: "a finite number ≥ 0",
+            });
+        }
+        self.class_weights = Some(weights);
+        Ok(self)
+    }
+
+    /// The layers, first to last.
+    #[must_use]
+    pub fn layers(&self) -> &[Dense<T>] {
+        &self.layers
+    }
+
+    /// The layers, mutable (their parameters can change, not their shapes).
+    pub fn layers_mut(&mut self) -> &mut [Dense<T>] {
+        &mut self.layers
+    }
+
+    /// The loss.
+    #[must_use]
+    pub fn loss_kind(&self) -> Loss {
+        self.loss
+    }
+
+    /// λ of the L2 penalty R1 (0: none).
+    #[must_use]
+    pub fn l2(&self) -> T {
+        self.l2
+    }
+
+    /// The per-class weights, if any.
+    #[must_use]
+    pub fn class_weights(&self) -> Option<&[T]> {
+        self.class_weights.as_deref()
+    }
+
+    /// The number of inputs (features per sample).
+    #[must_use]
+    pub fn n_inputs(&self) -> usize {
+        self.layers.first().map_or(0, Dense::n_inputs)
+    }
+
+    /// The number of outputs.
+    #[must_use]
+    pub fn n_outputs(&self) -> usize {
+        self.layers.last().map_or(0, Dense::n_outputs)
+    }
+
+    /// The sizes of all layers of units: inputs first, outputs last.
+    #[must_use]
+    pub fn sizes(&self) -> Vec<usize> {
+        std::iter::once(self.n_inputs()).chain(self.layers.iter().map(Dense::n_outputs)).collect()
+    }
+
+    pub(crate) fn sizes_match(&self, sizes: &[usize]) -> bool {
+        sizes.len() == self.layers.len() + 1
+            && sizes[0] == self.n_inputs()
+            && self.layers.iter().zip(&sizes[1..]).all(|(l, &n)| l.n_outputs() == n)
+    }
+
+    /// The total number of parameters.
+    #[must_use]
+    pub fn n_params(&self) -> usize {
+        self.layers.iter().map(Dense::n_params).sum()
+    }
+
+    /// Checks that every parameter is finite.
+    ///
+    /// # Errors
+    /// [`Error::NonFiniteParameter`] naming the first bad one.
+    pub fn check_finite(&self) -> Result<(), Error> {
+        self.layers.iter().enumerate().try_for_each(|(i, l)| l.check_finite(i))
+    }
+
+    /// The same network in another float type (f32 ↔ f64).
+    #[must_use]
+    pub fn cast<U: Float>(&self) -> Network<U> {
+        Network {
+            layers: self.layers.iter().map(Dense::cast).collect(),
+            loss: self.loss,
+            l2: U::from_f64(self.l2.to_f64()),
+            class_weights: self
+                .class_weights
+                .as_ref()
+                .map(|w| w.iter().map(|v| U::from_f64(v.to_f64())).collect()),
+        }
+    }
+
+    fn check_input(&self, x: MatRef<'_, T>, ws: &Workspace<T>) -> Result<usize, Error> {
+        ws.check(self)?;
+        if x.nrows() != self.n_inputs() {
+            return Err(Error::InputRows { expected: self.n_inputs(), found: x.nrows() });
+        }
+        let b = x.ncols();
+        if b == 0 || b > ws.max_batch {
+            return Err(Error::BatchSize { max: ws.max_batch, found: b });
+        }
+        Ok(b)
+    }
+
+    /// Forward propagation of a batch `x` (n_inputs × B, samples as columns) into `ws`; returns
+    /// the network's output `h_Θ(x) = a^(L)` (n_outputs × B), a view into the workspace.
+    ///
+    /// # Math
+    /// ```text
+    /// (F1) a^(1)   = x
+    /// (F2) z^(l+1) = Θ^(l) · [1; a^(l)] = W^(l) a^(l) + b^(l) 1ᵀ
+    /// (F3) a^(l+1) = g(z^(l+1)),   and at the output the loss's own function (softmax, sigmoid)
+    /// ```
+    /// Allocation: none.
+    ///
+    /// # Errors
+    /// [`Error::InputRows`], [`Error::BatchSize`] (empty, or larger than the workspace),
+    /// [`Error::WorkspaceMismatch`].
+    pub fn forward_into<'w>(
+        &self,
+        x: MatRef<'_, T>,
+        ws: &'w mut Workspace<T>,
+    ) -> Result<MatRef<'w, T>, Error> {
+        let b = self.check_input(x, ws)?;
+        ws.batch = 0;
+        let last = self.layers.len() - 1;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let (done, rest) = ws.a.split_at_mut(l);
+            // (F1) The first layer reads x itself: the input is never copied.
+            let a_prev = if l == 0 { x } else { done[l - 1].as_ref().subcols(0, b) };
+            let z = &mut ws.z[l];
+            let a = &mut rest[0];
+            // (F2) Z = W·A + b 1ᵀ: broadcast b into Z, then one GEMM accumulates W·A onto it.
+            let bias = layer.theta_col(0);
+            for k in 0..b {
+                z.col_as_slice_mut(k).copy_from_slice(bias);
+            }
+            gemm_into(
+                z.as_mut().subcols_mut(0, b),
+                Accum::Add,
+                layer.weights(),
+                a_prev,
+                T::ONE,
+                ws.par,
+            )?;
+            if l == last && self.loss.fuses_output() {
+                // (F3) at the output of L2/L3: softmax or sigmoid, fused with the loss.
+                for k in 0..b {
+                    ws.lse[k] = output_column(self.loss, z.col_as_slice(k), a.col_as_slice_mut(k));
+                }
+            } else {
+                // (F3) a = g(z).
+                let act = layer.activation();
+                for k in 0..b {
+                    act.forward_slice(z.col_as_slice(k), a.col_as_slice_mut(k));
+                }
+            }
+        }
+        ws.batch = b;
+        Ok(ws.a[last].as_ref().subcols(0, b))
+    }
+
+    fn check_forwarded(&self, b: usize, ws: &Workspace<T>) -> Result<(), Error> {
+        ws.check(self)?;
+        if b == 0 || ws.batch != b {
+            return Err(Error::NotForwarded { expected: b, found: ws.batch });
+        }
+        Ok(())
+    }
+
+    /// `J` (mean loss over the batch, plus R1) of the last forward pass in `ws`.
+    ///
+    /// # Errors
+    /// [`Error::NotForwarded`] if `targets` has not the batch size of that pass, and the target
+    /// errors of [`Targets`] (shape, label range, non-finite values).
+    pub fn loss(&self, targets: Targets<'_, T>, ws: &Workspace<T>) -> Result<T, Error> {
+        let b = targets.n_samples();
+        self.check_forwarded(b, ws)?;
+        targets.validate(self.loss, self.n_outputs(), b)?;
+        let last = self.layers.len() - 1;
+        let out = (&ws.z[last], &ws.a[last], ws.lse.as_slice());
+        let mut total = 0.0;
+        for k in 0..b {
+            total += self.column_loss(out, &targets, k).eval(None);
+        }
+        Ok(T::from_f64(total / b as f64 + self.l2_penalty(b)))
+    }
+
+    /// The loss of sample `k` from the output layer's `z`, `a` and log-sum-exp.
+    fn column_loss<'a>(
+        &'a self,
+        (z, a, lse): (&'a Mat<T>, &'a Mat<T>, &'a [T]),
+        targets: &'a Targets<'a, T>,
+        k: usize,
+    ) -> ColumnLoss<'a, T> {
+        let last = self.layers.len() - 1;
+        ColumnLoss {
+            loss: self.loss,
+            output_activation: self.layers[last].activation(),
+            z: z.col_as_slice(k),
+            a: a.col_as_slice(k),
+            lse: lse[k],
+            target: targets.column(k),
+            class_weights: self.class_weights.as_deref(),
+        }
+    }
+
+    /// R1's value `λ/(2B) Σ W²` (weights only), in f64.
+    fn l2_penalty(&self, batch: usize) -> f64 {
+        if self.l2 == T::ZERO {
+            return 0.0;
+        }
+        let sum: f64 = self
+            .layers
+            .iter()
+            .map(|l| {
+                (1..=l.n_inputs())
+                    .map(|j| l.theta_col(j).iter().map(|w| w.to_f64() * w.to_f64()).sum::<f64>())
+                    .sum::<f64>()
+            })
+            .sum();
+        self.l2.to_f64() / (2.0 * batch as f64) * sum
+    }
+
+    /// Backward propagation: after [`Network::forward_into`] of the same `x`, writes `∂J/∂Θ` of
+    /// every layer into `grads` and returns `J` (mean loss over the batch, plus R1).
+    ///
+    /// # Math
+    /// ```text
+    /// (L1–L3) δ^(L) = (1/B) ∂loss/∂z^(L)        (see Loss: a − y for the fused cross-entropies)
+    /// (B3)    ∂J/∂Θ^(l) = δ^(l+1) · [1; a^(l)]ᵀ  column 0 = δ^(l+1)·1, columns 1.. = δ^(l+1) a^(l)ᵀ
+    /// (B2)    δ^(l) = (W^(l))ᵀ δ^(l+1) ⊙ g'(z^(l))   (the bias column does not propagate)
+    /// (R1)    ∂J/∂Θ^(l) += (λ/B) Θ^(l) with column 0 set to 0
+    /// ```
+    /// The 1/B of the batch mean is folded into `δ^(L)` once, so every δ is exactly `∂J/∂z` (B1).
+    /// Allocation: none.
+    ///
+    /// # Shapes
+    /// `x`: n_inputs × B (the batch of the last forward pass), targets: B samples.
+    ///
+    /// # Errors
+    /// [`Error::NotForwarded`], [`Error::WorkspaceMismatch`], [`Error::InputRows`] and the target
+    /// errors ([`Error::TargetShape`], [`Error::LabelCount`], [`Error::LabelOutOfRange`],
+    /// [`Error::NonFiniteTarget`]).
+    pub fn backward_into(
+        &self,
+        x: MatRef<'_, T>,
+        targets: Targets<'_, T>,
+        ws: &mut Workspace<T>,
+        grads: &mut Gradients<T>,
+    ) -> Result<T, Error> {
+        let data = self.backward_shard_into(x, targets, ws, grads, x.ncols())?;
+        let penalty = self.add_l2_into(grads, x.ncols())?;
+        Ok(data + penalty)
+    }
+
+    /// Forward then backward of one batch: `grads ← ∂J/∂Θ`, returns `J`. Allocation: none.
+    ///
+    /// # Errors
+    /// Those of [`Network::forward_into`] and [`Network::backward_into`].
+    pub fn forward_backward_into(
+        &self,
+        x: MatRef<'_, T>,
+        targets: Targets<'_, T>,
+        ws: &mut Workspace<T>,
+        grads: &mut Gradients<T>,
+    ) -> Result<T, Error> {
+        self.forward_into(x, ws)?;
+        self.backward_into(x, targets, ws, grads)
+    }
+
+    /// Backward propagation of one shard of a larger batch of `full_batch` samples: writes this
+    /// shard's share of the data term's gradient, `(1/full_batch) Σ_{k ∈ shard} ∂loss_k/∂Θ`, and
+    /// returns `(1/full_batch) Σ_{k ∈ shard} loss_k`. R1 is not included: add it once for the whole
+    /// batch with [`Network::add_l2_into`]. The sum over shards equals [`Network::backward_into`]
+    /// on the whole batch, up to rounding.
+    ///
+    /// # Errors
+    /// Those of [`Network::backward_into`], and [`Error::BatchSize`] if `full_batch` is smaller
+    /// than this shard.
+    pub fn backward_shard_into(
+        &self,
+        x: MatRef<'_, T>,
+        targets: Targets<'_, T>,
+        ws: &mut Workspace<T>,
+        grads: &mut Gradients<T>,
+        full_batch: usize,
+    ) -> Result<T, Error> {
+        let b = x.ncols();
+        if x.nrows() != self.n_inputs() {
+            return Err(Error::InputRows { expected: self.n_inputs(), found: x.nrows() });
+        }
+        self.check_forwarded(b, ws)?;
+        grads.check(self)?;
+        if full_batch < b {
+            return Err(Error::BatchSize { max: full_batch, found: b });
+        }
+        targets.validate(self.loss, self.n_outputs(), b)?;
+        let inv_batch = 1.0 / full_batch as f64;
+        let scale = T::from_f64(inv_batch);
+        let last = self.layers.len() - 1;
+
+        // (L1–L3) δ^(L) = (1/B) ∂loss/∂z^(L), column by column, with the loss itself.
+        let out = (&ws.z[last], &ws.a[last], ws.lse.as_slice());
+        let delta_out = &mut ws.delta[last];
+        let mut total = 0.0;
+        for k in 0..b {
+            let col = self.column_loss(out, &targets, k);
+            total += col.eval(Some((delta_out.col_as_slice_mut(k), scale)));
+        }
+
+        for l in (0..=last).rev() {
+            let layer = &self.layers[l];
+            let (delta_before, delta_rest) = ws.delta.split_at_mut(l);
+            let delta = delta_rest[0].as_ref().subcols(0, b);
+            let a_prev = if l == 0 { x } else { ws.a[l - 1].as_ref().subcols(0, b) };
+            let grad = &mut grads.theta[l];
+            // (B3), bias column: δ^(l+1)·1, the row sums (1/B is already in δ).
+            row_sums_into(grad.as_mut().col_mut(0), Accum::Replace, delta, T::ONE)?;
+            // (B3), weights: δ^(l+1)·a^(l)ᵀ, one GEMM with a^(l)ᵀ as a view.
+            gemm_into(
+                grad.as_mut().subcols_mut(1, layer.n_inputs()),
+                Accum::Replace,
+                delta,
+                a_prev.transpose(),
+                T::ONE,
+                ws.par,
+            )?;
+            if l > 0 {
+                // (B2) δ^(l) = (W^(l))ᵀ δ^(l+1) ⊙ g'(z^(l)): one GEMM with Wᵀ as a view, then
+                // the element-wise factor (the bias column of Θ does not propagate).
+                let delta_prev = &mut delta_before[l - 1];
+                gemm_into(
+                    delta_prev.as_mut().subcols_mut(0, b),
+                    Accum::Replace,
+                    layer.weights().transpose(),
+                    delta,
+                    T::ONE,
+                    ws.par,
+                )?;
+                let act = self.layers[l - 1].activation();
+                let (z, a) = (&ws.z[l - 1], &ws.a[l - 1]);
+                for k in 0..b {
+                    act.backprop_slice(
+                        z.col_as_slice(k),
+                        a.col_as_slice(k),
+                        delta_prev.col_as_slice_mut(k),
+                    );
+                }
+            }
+        }
+        Ok(T::from_f64(total * inv_batch))
+    }
+
+    /// Adds R1's gradient `(λ/B)·W` to the weight columns of `grads` (never column 0) and returns
+    /// R1's value `λ/(2B) Σ W²`. Does nothing and returns 0 when λ = 0.
+    ///
+    /// # Errors
+    /// [`Error::WorkspaceMismatch`] if `grads` was built for another network, [`Error::BatchSize`]
+    /// for `batch_size` 0.
+    pub fn add_l2_into(&self, grads: &mut Gradients<T>, batch_size: usize) -> Result<T, Error> {
+        grads.check(self)?;
+        if batch_size == 0 {
+            return Err(Error::BatchSize { max: usize::MAX, found: 0 });
+        }
+        if self.l2 == T::ZERO {
+            return Ok(T::ZERO);
+        }
+        let c = self.l2 / T::from_usize(batch_size);
+        for (layer, grad) in self.layers.iter().zip(&mut grads.theta) {
+            // (R1) Column 0 (the bias) is skipped: the penalty never touches it.
+            for j in 1..=layer.n_inputs() {
+                for (g, &w) in grad.col_as_slice_mut(j).iter_mut().zip(layer.theta_col(j)) {
+                    *g += c * w;
+                }
+            }
+        }
+        Ok(T::from_f64(self.l2_penalty(batch_size)))
+    }
+
+    /// `h_Θ(x)` for any number of samples (columns): class probabilities for the cross-entropies,
+    /// the outputs for mean squared error. Allocates its result and a workspace.
+    ///
+    /// # Errors
+    /// [`Error::InputRows`].
+    pub fn predict_proba(&self, x: MatRef<'_, T>) -> Result<Mat<T>, Error> {
+        if x.nrows() != self.n_inputs() {
+            return Err(Error::InputRows { expected: self.n_inputs(), found: x.nrows() });
+        }
+        let n = x.ncols();
+        let mut out = Mat::zeros(self.n_outputs(), n);
+        if n == 0 {
+            return Ok(out);
+        }
+        let chunk = n.min(PREDICT_CHUNK);
+        let mut ws = Workspace::for_network(self, chunk)?;
+        for start in (0..n).step_by(chunk) {
+            let b = chunk.min(n - start);
+            let a = self.forward_into(x.subcols(start, b), &mut ws)?;
+            out.as_mut().subcols_mut(start, b).copy_from(a);
+        }
+        Ok(out)
+    }
+
+    /// The predicted class of every sample: the arg-max of `h_Θ(x)` (the first one on ties), or,
+    /// for a single-output sigmoid network, 1 where `h_Θ(x) ≥ 0.5`. Allocates.
+    ///
+    /// # Errors
+    /// [`Error::InputRows`].
+    pub fn predict(&self, x: MatRef<'_, T>) -> Result<Vec<usize>, Error> {
+        let proba = self.predict_proba(x)?;
+        let single = proba.nrows() == 1 && self.loss == Loss::SigmoidBinaryCrossEntropy;
+        Ok((0..proba.ncols())
+            .map(|k| {
+                let col = proba.col_as_slice(k);
+                if single { usize::from(col[0] >= T::from_f64(0.5)) } else { argmax(col) }
+            })
+            .collect())
+    }
+}
+
+/// The index of the largest value (the first on ties; NaN never wins).
+pub fn argmax<T: Float>(values: &[T]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] || (values[best].is_nan() && !v.is_nan()) {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Builds a [`Network`] layer by layer: sizes, activations, initialisation, penalties.
+///
+/// ```
+/// use nn_core::{Activation, Init, Loss, Network};
+/// use nn_core::rng::{ChaCha8Rng, SeedableRng};
+///
+/// let net: Network<f32> = Network::builder(784, Loss::SoftmaxCrossEntropy)
+///     .layer(256, Activation::Relu)
+///     .layer(128, Activation::Relu)
+///     .layer(10, Activation::Identity)
+///     .init(Init::HeUniform)
+///     .build(&mut ChaCha8Rng::seed_from_u64(0))?;
+/// assert_eq!(net.sizes(), [784, 256, 128, 10]);
+/// # Ok::<(), nn_core::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct NetworkBuilder<T: Float> {
+    float: PhantomData<T>,
+    n_inputs: usize,
+    loss: Loss,
+    layers: Vec<(usize, Activation)>,
+    init: Option<Init>,
+    l2: f64,
+    class_weights: Option<Vec<f64>>,
+}
+
+impl<T: Float> NetworkBuilder<T> {
+    /// Appends a layer of `n_outputs` units with activation `g`.
+    #[must_use]
+    pub fn layer(mut self, n_outputs: usize, activation: Activation) -> Self {
+        self.layers.push((n_outputs, activation));
+        self
+    }
+
+    /// The initialisation of every layer's weights. Default: [`Init::recommended_for`] each
+    /// layer's activation (the output layer: that of the layer before it).
+    #[must_use]
+    pub fn init(mut self, init: Init) -> Self {
+        self.init = Some(init);
+        self
+    }
+
+    /// λ of the L2 penalty R1 (see [`Network::with_l2`]).
+    #[must_use]
+    pub fn l2(mut self, lambda: f64) -> Self {
+        self.l2 = lambda;
+        self
+    }
+
+    /// Per-class weights of the cross-entropy (see [`Network::with_class_weights`]).
+    #[must_use]
+    pub fn class_weights(mut self, weights: Vec<f64>) -> Self {
+        self.class_weights = Some(weights);
+        self
+    }
+
+    /// Draws the weights from `rng`, layer after layer, and checks everything.
+    ///
+    /// # Errors
+    /// Those of [`Dense::new`] (naming the layer), [`Network::new`], [`Network::with_l2`] and
+    /// [`Network::with_class_weights`].
+    pub fn build(self, rng: &mut impl RngCore) -> Result<Network<T>, Error> {
+        let mut layers = Vec::with_capacity(self.layers.len());
+        let mut n_inputs = self.n_inputs;
+        let mut prev_act = None;
+        for (layer_idx, &(n_outputs, act)) in self.layers.iter().enumerate() {
+            let init = self.init.unwrap_or_else(|| {
+                let reference =
+                    if act == Activation::Identity { prev_act.unwrap_or(act) } else { act };
+                Init::recommended_for(reference)
+            });
+            let layer = Dense::new(n_inputs, n_outputs, act, init, rng)
+                .map_err(|e| e.at_layer(layer_idx))?;
+            layers.push(layer);
+            n_inputs = n_outputs;
+            prev_act = Some(act);
+        }
+        let mut net = Network::new(layers, self.loss)?.with_l2(self.l2)?;
+        if let Some(w) = self.class_weights {
+            net = net.with_class_weights(w.into_iter().map(T::from_f64).collect())?;
+        }
+        Ok(net)
+    }
+}

@@ -5,6 +5,8 @@
 //! - `gemm_wrapper`: `nn_linalg::gemm_into` against faer's own `matmul` on one W1 shape.
 //! - `forward_backward`: 784-128-10 for batch 32, 128 and 512.
 
+#![allow(missing_docs, reason = "criterion_group! generates undocumented items")]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

@@ -298,6 +298,7 @@ impl FromStr for Activation {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, reason = "exact values: limits, copies and small integers")]
 mod tests {
     use super::*;
 

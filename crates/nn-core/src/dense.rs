@@ -187,6 +187,7 @@ fn check_sizes(n_inputs: usize, n_outputs: usize) -> Result<(), Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, reason = "exact values: limits, copies and small integers")]
 mod tests {
     use super::*;
     use crate::rng::{ChaCha8Rng, SeedableRng};

@@ -232,10 +232,9 @@ impl<T: Float> ColumnLoss<'_, T> {
                 }
                 if let Some((delta, scale)) = delta {
                     // L1: δ = (a − y) ⊙ g'(z).
-                    for i in 0..n {
+                    for (i, d) in delta.iter_mut().enumerate().take(n) {
                         let r = self.a[i] - self.target.y(i, false);
-                        delta[i] =
-                            scale * r * self.output_activation.derivative(self.z[i], self.a[i]);
+                        *d = scale * r * self.output_activation.derivative(self.z[i], self.a[i]);
                     }
                 }
                 total
@@ -248,8 +247,8 @@ impl<T: Float> ColumnLoss<'_, T> {
                     if let Some((delta, scale)) = delta {
                         // δ = w_c (a − e_c): the softmax Jacobian and the log cancel.
                         let s = scale * wc;
-                        for i in 0..n {
-                            delta[i] = s * self.a[i];
+                        for (d, &a) in delta.iter_mut().zip(self.a) {
+                            *d = s * a;
                         }
                         delta[c] -= s;
                     }
@@ -285,8 +284,8 @@ impl<T: Float> ColumnLoss<'_, T> {
                 }
                 if let Some((delta, scale)) = delta {
                     // δ = w ⊙ (a − y): the sigmoid's derivative and the log cancel.
-                    for i in 0..n {
-                        delta[i] = scale * w(i) * (self.a[i] - self.target.y(i, single));
+                    for (i, d) in delta.iter_mut().enumerate().take(n) {
+                        *d = scale * w(i) * (self.a[i] - self.target.y(i, single));
                     }
                 }
                 total
@@ -296,6 +295,7 @@ impl<T: Float> ColumnLoss<'_, T> {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, reason = "exact values: limits, copies and small integers")]
 mod tests {
     use super::*;
 

@@ -1,6 +1,8 @@
 //! After warm-up, forward + backward on a batch allocates nothing: a counting global allocator
 //! (this test binary only) proves it.
 
+#![allow(clippy::unwrap_used, reason = "a test: a failure should stop it")]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -56,9 +58,9 @@ fn steps<T: nn_linalg::Float>(loss: Loss, act: Activation, sizes: &[usize], batc
     let mut grads = Gradients::zeros_like(&net);
     let mut run = |k: usize| {
         // Alternate full and partial batches and both kinds of targets.
-        let b = if k % 2 == 0 { batch } else { batch - 1 };
+        let b = if k.is_multiple_of(2) { batch } else { batch - 1 };
         let xs = x.as_ref().subcols(0, b);
-        let t = if k % 3 == 0 {
+        let t = if k.is_multiple_of(3) {
             Targets::Classes(&labels[..b])
         } else {
             Targets::Matrix(y.as_ref().subcols(0, b))

@@ -401,6 +401,7 @@ pub fn row_sums_into<T: Float>(
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, reason = "exact small-integer arithmetic")]
 mod tests {
     use super::*;
 

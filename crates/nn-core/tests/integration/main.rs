@@ -1,5 +1,7 @@
 //! Integration tests of `nn-core`, built as one binary (ripgrep's layout) to keep link time down.
 
+#![allow(clippy::unwrap_used, reason = "tests: a failure should stop them")]
+
 mod errors;
 mod golden;
 mod gradcheck;

@@ -41,7 +41,7 @@ pub(crate) fn net(
 pub(crate) fn has_kink(act: Activation) -> bool {
     match act {
         Activation::Relu | Activation::LeakyRelu { .. } => true,
-        Activation::Elu { alpha } => alpha != 1.0,
+        Activation::Elu { alpha } => (alpha - 1.0).abs() > 0.0,
         _ => false,
     }
 }

@@ -1,0 +1,207 @@
+//! Tidy checks of the house rules that a reader would otherwise have to check by hand:
+//! the crate dependency rules of ARCHITECTURE.md, the formula tags of `docs/derivation.md`, and
+//! patterns banned from library code.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap().map(Result::unwrap) {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn crates() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> =
+        fs::read_dir(root().join("crates")).unwrap().map(|e| e.unwrap().path()).collect();
+    dirs.sort();
+    dirs
+}
+
+/// The names of the normal (not dev) dependencies declared in a Cargo.toml.
+fn normal_dependencies(manifest: &str) -> BTreeSet<String> {
+    let mut deps = BTreeSet::new();
+    let mut in_deps = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]"
+                || line.starts_with("[target.") && line.ends_with(".dependencies]");
+            continue;
+        }
+        if let Some((name, _)) = line.split_once('=').filter(|_| in_deps) {
+            let name = name.trim().split('.').next().unwrap_or_default().to_owned();
+            if !name.is_empty() && !name.starts_with('#') {
+                deps.insert(name);
+            }
+        }
+    }
+    deps
+}
+
+#[test]
+fn only_nn_linalg_depends_on_faer() {
+    for dir in crates() {
+        let deps = normal_dependencies(&read(&dir.join("Cargo.toml")));
+        let is_linalg = dir.ends_with("nn-linalg");
+        assert_eq!(
+            deps.contains("faer"),
+            is_linalg,
+            "{}: faer belongs to nn-linalg only",
+            dir.display()
+        );
+        for src in {
+            let mut v = Vec::new();
+            rust_files(&dir.join("src"), &mut v);
+            v
+        } {
+            if !is_linalg {
+                assert!(!read(&src).contains("faer::"), "{} names faer", src.display());
+            }
+        }
+    }
+    assert!(!normal_dependencies(&read(&root().join("Cargo.toml"))).contains("faer"));
+}
+
+#[test]
+fn dependency_direction_is_one_way() {
+    // Which of our crates each crate may depend on (ARCHITECTURE.md, "Code map").
+    let allowed: &[(&str, &[&str])] = &[
+        ("nn-linalg", &[]),
+        ("nn-core", &["nn-linalg"]),
+        ("nn-train", &["nn-linalg", "nn-core"]),
+        ("nn-io", &["nn-linalg", "nn-core", "nn-train"]),
+    ];
+    for dir in crates() {
+        let name = dir.file_name().unwrap().to_str().unwrap();
+        let deps = normal_dependencies(&read(&dir.join("Cargo.toml")));
+        let (_, ok) = allowed
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("{name} is not in the tidy table"));
+        for dep in deps.iter().filter(|d| d.starts_with("nn-")) {
+            assert!(ok.contains(&dep.as_str()), "{name} must not depend on {dep}");
+        }
+        if name != "nn-train" {
+            assert!(!deps.contains("rayon"), "{name}: only nn-train depends on rayon");
+        }
+        if name == "nn-core" {
+            for banned in ["serde", "bincode", "rayon"] {
+                assert!(!deps.contains(banned), "nn-core must not depend on {banned}");
+            }
+        }
+    }
+}
+
+/// Formula tags (`F2`, `B3`, ...) in a text, with ranges such as `L1–L3` expanded.
+fn tags(text: &str) -> BTreeSet<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = BTreeSet::new();
+    for i in 0..chars.len().saturating_sub(1) {
+        let c = chars[i];
+        let boundary = i == 0 || !chars[i - 1].is_alphanumeric();
+        if boundary
+            && "FBLR".contains(c)
+            && chars[i + 1].is_ascii_digit()
+            && chars.get(i + 2).is_none_or(|n| !n.is_alphanumeric())
+        {
+            out.insert(format!("{c}{}", chars[i + 1]));
+            // A range: `L1–L3` or `L1-L3`.
+            let is_range =
+                matches!(chars.get(i + 2), Some('–' | '-')) && chars.get(i + 3) == Some(&c);
+            if let (true, Some(a), Some(b)) =
+                (is_range, chars[i + 1].to_digit(10), chars.get(i + 4).and_then(|d| d.to_digit(10)))
+            {
+                for d in a..=b {
+                    out.insert(format!("{c}{d}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_formula_tag_is_implemented_and_every_cited_tag_exists() {
+    let doc = read(&root().join("docs/derivation.md"));
+    let defined: BTreeSet<String> = doc
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("- "))
+        .filter_map(|l| l.split_whitespace().next().map(|t| t.trim_end_matches(':').to_owned()))
+        .filter(|t| tags(t).len() == 1 && t.len() == 2)
+        .collect();
+    let expected: BTreeSet<String> = ["F1", "F2", "F3", "B1", "B2", "B3", "L1", "L2", "L3", "R1"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(defined, expected, "tags defined in docs/derivation.md");
+    let mut files = Vec::new();
+    rust_files(&root().join("crates/nn-core/src"), &mut files);
+    let cited: BTreeSet<String> = files.iter().flat_map(|f| tags(&read(f))).collect();
+    for tag in &defined {
+        assert!(cited.contains(tag), "{tag} is never cited in crates/nn-core/src");
+    }
+    for tag in &cited {
+        assert!(
+            defined.contains(tag),
+            "{tag} is cited in crates/nn-core/src but not defined in docs/derivation.md"
+        );
+    }
+}
+
+#[test]
+fn library_code_prints_nothing_and_uses_no_ragged_matrices() {
+    for dir in crates() {
+        let mut files = Vec::new();
+        rust_files(&dir.join("src"), &mut files);
+        for f in files {
+            let text = read(&f);
+            for banned in [
+                "println!",
+                "eprintln!",
+                "print!(",
+                "dbg!(",
+                "Vec<Vec<f",
+                "thread_rng",
+                "todo!(",
+                "unimplemented!(",
+            ] {
+                assert!(!text.contains(banned), "{} contains {banned}", f.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn the_hot_path_uses_no_allocating_faer_operators() {
+    // The forward and backward passes: only `gemm_into` and in-place loops.
+    let text = read(&root().join("crates/nn-core/src/network.rs"));
+    let start = text.find("pub fn forward_into").unwrap();
+    let end = text.find("pub fn predict_proba").unwrap();
+    let hot = &text[start..end];
+    for banned in
+        [".to_owned()", "Mat::zeros", "Mat::from_fn", "vec!", "Vec::new", ".clone()", ".collect"]
+    {
+        assert!(!hot.contains(banned), "forward/backward contains {banned}");
+    }
+}
+
+#[test]
+fn tag_scanner_finds_tags_and_ranges() {
+    let t = tags("(F2) and B3, L1–L3, not F22 or XF1");
+    let v: Vec<&str> = t.iter().map(String::as_str).collect();
+    assert_eq!(v, ["B3", "F2", "L1", "L2", "L3"]);
+}

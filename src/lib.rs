@@ -7,16 +7,14 @@
 //! - [`net`] (`nn-core`): layers, activations, losses, the network, forward and backward passes.
 //!
 //! ```
-//! use nn::net::{Activation, Loss, Network, Targets};
 //! use nn::linalg::Mat;
-//! use nn::net::rng::ChaCha8Rng;
-//! use nn::net::rng::SeedableRng;
+//! use nn::net::rng::{ChaCha8Rng, SeedableRng};
+//! use nn::net::{Activation, Loss, Network};
 //!
 //! let mut rng = ChaCha8Rng::seed_from_u64(0);
-//! let net: Network<f32> = Network::builder(4)
+//! let net: Network<f32> = Network::builder(4, Loss::SoftmaxCrossEntropy)
 //!     .layer(8, Activation::Relu)
 //!     .layer(3, Activation::Identity)
-//!     .loss(Loss::SoftmaxCrossEntropy)
 //!     .build(&mut rng)?;
 //! let x = Mat::<f32>::from_fn(4, 5, |i, j| (i + j) as f32 / 10.0);
 //! let classes = net.predict(x.as_ref())?;

@@ -1,0 +1,1 @@
+//! No-allocation test of the training step.

@@ -218,6 +218,14 @@ impl Activation {
         }
     }
 
+    /// B2's factor for a layer whose output went through inverted dropout, `a = m ⊙ g(z)`:
+    /// `delta[i] *= mask[i] · g'(z[i])`, with `g'` computed from `z` (the stored `a` is masked).
+    pub(crate) fn backprop_masked_slice<T: Float>(self, z: &[T], mask: &[T], delta: &mut [T]) {
+        for ((d, &z), &m) in delta.iter_mut().zip(z).zip(mask) {
+            *d *= if m == T::ZERO { T::ZERO } else { m * self.derivative(z, self.apply(z)) };
+        }
+    }
+
     /// The name used by [`FromStr`] and [`fmt::Display`], without parameters.
     #[must_use]
     pub fn name(self) -> &'static str {

@@ -149,6 +149,14 @@ pub enum Error {
         /// The value.
         value: f64,
     },
+    /// Dropout rates that do not match the hidden layers.
+    #[error("{found} dropout rates for a network with {expected} hidden layers")]
+    DropoutRates {
+        /// The number of hidden layers (all layers but the last).
+        expected: usize,
+        /// The number of rates passed.
+        found: usize,
+    },
     /// A flat parameter buffer of the wrong length.
     #[error("parameter buffer has {found} values, expected {expected}")]
     ParameterCount {

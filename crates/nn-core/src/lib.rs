@@ -52,6 +52,7 @@
 
 mod activation;
 mod dense;
+mod dropout;
 mod error;
 pub mod gradcheck;
 mod init;
@@ -62,6 +63,7 @@ mod workspace;
 
 pub use activation::{Activation, ParseActivationError};
 pub use dense::Dense;
+pub use dropout::Dropout;
 pub use error::Error;
 pub use init::{Init, ParseInitError};
 pub use loss::{Loss, ParseLossError, Targets};

@@ -6,8 +6,8 @@ use std::marker::PhantomData;
 use nn_linalg::{Accum, Float, Mat, MatRef, gemm_into, row_sums_into};
 
 use crate::loss::{ColumnLoss, output_column};
-use crate::rng::RngCore;
-use crate::{Activation, Dense, Error, Gradients, Init, Loss, Targets, Workspace};
+use crate::rng::{ChaCha8Rng, RngCore};
+use crate::{Activation, Dense, Dropout, Error, Gradients, Init, Loss, Targets, Workspace};
 
 /// Largest number of columns [`Network::predict_proba`] runs through the network at once.
 const PREDICT_CHUNK: usize = 1024;
@@ -221,9 +221,45 @@ impl<T: Float> Network<T> {
         x: MatRef<'_, T>,
         ws: &'w mut Workspace<T>,
     ) -> Result<MatRef<'w, T>, Error> {
+        self.forward_impl(x, ws, None::<(&Dropout, &mut ChaCha8Rng)>)
+    }
+
+    /// Training-mode forward propagation: [`Network::forward_into`] with inverted dropout on the
+    /// hidden layers (see [`Dropout`]), masks drawn from `rng` (layer after layer, sample after
+    /// sample, unit after unit: the same `rng` state gives the same masks). The following
+    /// [`Network::backward_into`] applies the same masks. Allocation: the masks' buffers, on the
+    /// first call with a workspace; nothing after.
+    ///
+    /// # Errors
+    /// Those of [`Network::forward_into`], and [`Error::DropoutRates`] if `dropout` has not one
+    /// rate per hidden layer.
+    pub fn forward_train_into<'w>(
+        &self,
+        x: MatRef<'_, T>,
+        ws: &'w mut Workspace<T>,
+        dropout: &Dropout,
+        rng: &mut impl RngCore,
+    ) -> Result<MatRef<'w, T>, Error> {
+        let n_hidden = self.layers.len() - 1;
+        if dropout.rates().len() != n_hidden {
+            return Err(Error::DropoutRates { expected: n_hidden, found: dropout.rates().len() });
+        }
+        self.forward_impl(x, ws, Some((dropout, rng)))
+    }
+
+    fn forward_impl<'w, R: RngCore>(
+        &self,
+        x: MatRef<'_, T>,
+        ws: &'w mut Workspace<T>,
+        mut dropout: Option<(&Dropout, &mut R)>,
+    ) -> Result<MatRef<'w, T>, Error> {
         let b = self.check_input(x, ws)?;
         ws.batch = 0;
         let last = self.layers.len() - 1;
+        if dropout.as_ref().is_some_and(|(d, _)| d.is_active()) && ws.mask.is_empty() {
+            // One-time allocation of the masks (warm-up).
+            ws.mask = ws.sizes[1..].iter().map(|&n| Mat::zeros(n, ws.max_batch)).collect();
+        }
         for (l, layer) in self.layers.iter().enumerate() {
             let (done, rest) = ws.a.split_at_mut(l);
             // (F1) The first layer reads x itself: the input is never copied.
@@ -255,6 +291,25 @@ impl<T: Float> Network<T> {
                     act.forward_slice(z.col_as_slice(k), a.col_as_slice_mut(k));
                 }
             }
+            ws.masked[l] = false;
+            if let Some((d, rng)) = dropout.as_mut().filter(|_| l < last) {
+                let p = d.rates()[l];
+                if p > 0.0 {
+                    // Inverted dropout: keep with probability 1 − p, scaled by 1/(1 − p).
+                    let threshold = (p * 4_294_967_296.0) as u64;
+                    let keep = T::from_f64(1.0 / (1.0 - p));
+                    let mask = &mut ws.mask[l];
+                    for k in 0..b {
+                        for (m, a) in mask.col_as_slice_mut(k).iter_mut().zip(a.col_as_slice_mut(k))
+                        {
+                            *m =
+                                if u64::from(rng.next_u32()) >= threshold { keep } else { T::ZERO };
+                            *a *= *m;
+                        }
+                    }
+                    ws.masked[l] = true;
+                }
+            }
         }
         ws.batch = b;
         Ok(ws.a[last].as_ref().subcols(0, b))
@@ -275,6 +330,17 @@ impl<T: Float> Network<T> {
     /// errors of [`Targets`] (shape, label range, non-finite values).
     pub fn loss(&self, targets: Targets<'_, T>, ws: &Workspace<T>) -> Result<T, Error> {
         let b = targets.n_samples();
+        let total = self.data_loss_sum(targets, ws)?;
+        Ok(T::from_f64(total / b as f64 + self.l2_penalty(b)))
+    }
+
+    /// The sum over the samples of the last forward pass of their loss, without R1, in f64
+    /// (for evaluation over many batches: divide the total by the number of samples).
+    ///
+    /// # Errors
+    /// As [`Network::loss`].
+    pub fn data_loss_sum(&self, targets: Targets<'_, T>, ws: &Workspace<T>) -> Result<f64, Error> {
+        let b = targets.n_samples();
         self.check_forwarded(b, ws)?;
         targets.validate(self.loss, self.n_outputs(), b)?;
         let last = self.layers.len() - 1;
@@ -283,7 +349,18 @@ impl<T: Float> Network<T> {
         for k in 0..b {
             total += self.column_loss(out, &targets, k).eval(None);
         }
-        Ok(T::from_f64(total / b as f64 + self.l2_penalty(b)))
+        Ok(total)
+    }
+
+    /// The class a network output column predicts: the arg-max (first on ties), or for a
+    /// single-output sigmoid network 1 where the output is ≥ 0.5.
+    #[must_use]
+    pub fn class_of(&self, output: &[T]) -> usize {
+        if output.len() == 1 && self.loss == Loss::SigmoidBinaryCrossEntropy {
+            usize::from(output[0] >= T::from_f64(0.5))
+        } else {
+            argmax(output)
+        }
     }
 
     /// The loss of sample `k` from the output layer's `z`, `a` and log-sum-exp.
@@ -440,12 +517,24 @@ impl<T: Float> Network<T> {
                 )?;
                 let act = self.layers[l - 1].activation();
                 let (z, a) = (&ws.z[l - 1], &ws.a[l - 1]);
-                for k in 0..b {
-                    act.backprop_slice(
-                        z.col_as_slice(k),
-                        a.col_as_slice(k),
-                        delta_prev.col_as_slice_mut(k),
-                    );
+                if ws.masked[l - 1] {
+                    // Dropout: a = m ⊙ g(z), so the factor is m ⊙ g'(z).
+                    let mask = &ws.mask[l - 1];
+                    for k in 0..b {
+                        act.backprop_masked_slice(
+                            z.col_as_slice(k),
+                            mask.col_as_slice(k),
+                            delta_prev.col_as_slice_mut(k),
+                        );
+                    }
+                } else {
+                    for k in 0..b {
+                        act.backprop_slice(
+                            z.col_as_slice(k),
+                            a.col_as_slice(k),
+                            delta_prev.col_as_slice_mut(k),
+                        );
+                    }
                 }
             }
         }
@@ -509,13 +598,7 @@ impl<T: Float> Network<T> {
     /// [`Error::InputRows`].
     pub fn predict(&self, x: MatRef<'_, T>) -> Result<Vec<usize>, Error> {
         let proba = self.predict_proba(x)?;
-        let single = proba.nrows() == 1 && self.loss == Loss::SigmoidBinaryCrossEntropy;
-        Ok((0..proba.ncols())
-            .map(|k| {
-                let col = proba.col_as_slice(k);
-                if single { usize::from(col[0] >= T::from_f64(0.5)) } else { argmax(col) }
-            })
-            .collect())
+        Ok((0..proba.ncols()).map(|k| self.class_of(proba.col_as_slice(k))).collect())
     }
 }
 

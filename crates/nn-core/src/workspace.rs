@@ -22,6 +22,11 @@ pub struct Workspace<T: Float> {
     pub(crate) delta: Vec<Mat<T>>,
     /// log Σ e^z of each output column (L2 only).
     pub(crate) lse: Vec<T>,
+    /// Inverted-dropout masks (0 or 1/(1 − p)) of the hidden layers, allocated by the first
+    /// training-mode forward pass that needs them.
+    pub(crate) mask: Vec<Mat<T>>,
+    /// Whether layer l's output was masked in the last forward pass.
+    pub(crate) masked: Vec<bool>,
 }
 
 impl<T: Float> Workspace<T> {
@@ -44,6 +49,8 @@ impl<T: Float> Workspace<T> {
             a: bufs(),
             delta: bufs(),
             lse: vec![T::ZERO; max_batch],
+            mask: Vec::new(),
+            masked: vec![false; sizes.len() - 1],
             sizes,
         })
     }

@@ -122,3 +122,88 @@ fn the_bias_gradient_never_contains_the_l2_term() {
         }
     }
 }
+
+#[test]
+fn dropout_backward_matches_central_differences_of_the_masked_network() {
+    use nn_core::rng::{ChaCha8Rng, SeedableRng};
+    use nn_core::{Dropout, Gradients, Workspace};
+    for act in
+        [Activation::Tanh, Activation::Sigmoid, Activation::Gelu, Activation::Elu { alpha: 1.0 }]
+    {
+        let network = net(&[3, 6, 5, 2], act, Loss::SoftmaxCrossEntropy, Activation::Identity, 77);
+        let dropout = Dropout::new(vec![0.3, 0.5]).unwrap();
+        let x = uniform_mat(&mut rng(8), 3, 4, -1.0, 1.0);
+        let y = [0, 1, 1, 0];
+        let mut ws = Workspace::for_network(&network, 4).unwrap();
+        // J with the masks of one fixed generator state: a smooth function of Θ.
+        let mut j = |n: &Network<f64>| {
+            let mut r = ChaCha8Rng::seed_from_u64(99);
+            n.forward_train_into(x.as_ref(), &mut ws, &dropout, &mut r).unwrap();
+            n.loss(Targets::Classes(&y), &ws).unwrap()
+        };
+        let mut ws2 = Workspace::for_network(&network, 4).unwrap();
+        let mut g = Gradients::zeros_like(&network);
+        network
+            .forward_train_into(x.as_ref(), &mut ws2, &dropout, &mut ChaCha8Rng::seed_from_u64(99))
+            .unwrap();
+        network.backward_into(x.as_ref(), Targets::Classes(&y), &mut ws2, &mut g).unwrap();
+        let dropped = (0..2).map(|l| {
+            let a = ws2.a(l).unwrap();
+            (0..a.ncols())
+                .map(|c| (0..a.nrows()).filter(|&r| a[(r, c)] == 0.0).count())
+                .sum::<usize>()
+        });
+        assert!(dropped.sum::<usize>() > 0, "some units must be dropped");
+        let h = 1e-4;
+        let mut probe = network.clone();
+        for l in 0..3 {
+            let theta = network.layers()[l].theta().to_owned();
+            for c in 0..theta.ncols() {
+                for r in 0..theta.nrows() {
+                    let mut at = |d: f64| {
+                        probe.layers_mut()[l].theta_mut()[(r, c)] = theta[(r, c)] + d;
+                        j(&probe)
+                    };
+                    let numeric =
+                        (8.0 * (at(h) - at(-h)) - (at(2.0 * h) - at(-2.0 * h))) / (12.0 * h);
+                    probe.layers_mut()[l].theta_mut()[(r, c)] = theta[(r, c)];
+                    let analytic = g.layer(l).unwrap()[(r, c)];
+                    assert!(
+                        relative_error(analytic, numeric, 1e-7) <= MAX_REL_ERROR,
+                        "{act} layer {l} ({r}, {c}): {analytic} vs {numeric}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn dropout_of_rate_zero_is_the_plain_forward_pass_and_evaluation_never_drops() {
+    use nn_core::rng::{ChaCha8Rng, SeedableRng};
+    use nn_core::{Dropout, Workspace};
+    let network =
+        net(&[3, 8, 2], Activation::Relu, Loss::SoftmaxCrossEntropy, Activation::Identity, 5);
+    let x = uniform_mat(&mut rng(3), 3, 6, -1.0, 1.0);
+    let mut ws = Workspace::for_network(&network, 6).unwrap();
+    let plain = network.forward_into(x.as_ref(), &mut ws).unwrap().to_owned();
+    let mut r = ChaCha8Rng::seed_from_u64(1);
+    let none = Dropout::new(vec![0.0]).unwrap();
+    let same = network.forward_train_into(x.as_ref(), &mut ws, &none, &mut r).unwrap().to_owned();
+    assert_eq!(plain, same);
+    let half = Dropout::new(vec![0.5]).unwrap();
+    let dropped =
+        network.forward_train_into(x.as_ref(), &mut ws, &half, &mut r).unwrap().to_owned();
+    assert_ne!(plain, dropped);
+    assert_eq!(network.forward_into(x.as_ref(), &mut ws).unwrap().to_owned(), plain);
+    assert!(matches!(
+        network.forward_train_into(
+            x.as_ref(),
+            &mut ws,
+            &Dropout::new(vec![0.1, 0.1]).unwrap(),
+            &mut r
+        ),
+        Err(nn_core::Error::DropoutRates { expected: 1, found: 2 })
+    ));
+    assert!(Dropout::new(vec![1.0]).is_err() && Dropout::new(vec![f64::NAN]).is_err());
+}

@@ -1,6 +1,10 @@
 //! Integration tests of `nn-core`, built as one binary (ripgrep's layout) to keep link time down.
 
-#![allow(clippy::unwrap_used, reason = "tests: a failure should stop them")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::float_cmp,
+    reason = "tests: a failure should stop them; exact comparisons are intended"
+)]
 
 mod errors;
 mod golden;

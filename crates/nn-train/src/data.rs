@@ -99,6 +99,21 @@ impl<T: Float> Dataset<T> {
         Dataset::classification(inputs, labels, n_classes)
     }
 
+    /// A classification data set whose feature `i` of sample `j` is `feature(i, j)`: builds the
+    /// inputs in place, with no intermediate buffer (for converting large image sets).
+    ///
+    /// # Errors
+    /// As [`Dataset::classification`].
+    pub fn classification_from_fn(
+        n_features: usize,
+        labels: Vec<usize>,
+        n_classes: usize,
+        feature: impl FnMut(usize, usize) -> T,
+    ) -> Result<Self, Error> {
+        let inputs = Mat::from_fn(n_features, labels.len(), feature);
+        Dataset::classification(inputs, labels, n_classes)
+    }
+
     /// The number of samples.
     #[must_use]
     pub fn n_samples(&self) -> usize {

@@ -1,1 +1,8 @@
-//! Integration tests of nn-train.
+//! Integration tests of nn-train, built as one binary.
+
+#![allow(clippy::unwrap_used, clippy::float_cmp, reason = "tests: a failure should stop them; exact comparisons are intended")]
+
+mod determinism;
+mod errors;
+mod support;
+mod train;

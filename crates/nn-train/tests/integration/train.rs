@@ -1,0 +1,121 @@
+//! End-to-end learning, early stopping, observers and divergence.
+
+use nn_core::{Activation, Network, Targets};
+use nn_linalg::Mat;
+use nn_train::optim::OptimizerConfig;
+use nn_train::{
+    Control, Dataset, EarlyStopping, EpochReport, Error, NoObserver, Observer, TrainConfig, Trainer,
+};
+
+use crate::support::{bits, blobs, classifier, spirals};
+
+#[test]
+fn xor_is_learned_with_a_fixed_seed() {
+    let x = Mat::<f32>::from_fn(2, 4, |i, j| ((j >> i) & 1) as f32);
+    let data = Dataset::classification(x, vec![0, 1, 1, 0], 2).unwrap();
+    let mut net = classifier::<f32>(&[2, 4, 2], Activation::Tanh, 3);
+    let config = TrainConfig::new(4, 0.3, OptimizerConfig::sgd(0.9)).with_epochs(300);
+    let mut trainer = Trainer::new(&net, config).unwrap();
+    trainer.fit(&mut net, &data, None, &mut NoObserver).unwrap();
+    assert_eq!(net.predict(data.inputs()).unwrap(), vec![0, 1, 1, 0]);
+    assert!(trainer.history().last().unwrap().train_loss < 0.01);
+}
+
+#[test]
+fn two_spirals_reach_99_percent_training_accuracy() {
+    let data = spirals(150);
+    let mut net = classifier::<f32>(&[2, 48, 48, 2], Activation::Tanh, 7);
+    let config = TrainConfig::new(30, 0.01, OptimizerConfig::adam()).with_epochs(250).with_seed(1);
+    let mut trainer = Trainer::new(&net, config).unwrap();
+    trainer.fit(&mut net, &data, None, &mut NoObserver).unwrap();
+    let predicted = net.predict(data.inputs()).unwrap();
+    let correct = predicted.iter().zip(data.labels().unwrap()).filter(|(p, l)| p == l).count();
+    let accuracy = correct as f64 / data.n_samples() as f64;
+    assert!(accuracy >= 0.99, "training accuracy {accuracy}");
+}
+
+/// Records the parameters after every epoch, and stops at `stop_at` if set.
+struct Recorder {
+    params: Vec<Vec<u64>>,
+    stop_at: Option<usize>,
+    batches: usize,
+}
+
+impl Observer<f64> for Recorder {
+    fn on_batch(&mut self, _: &nn_train::BatchReport) -> Control {
+        self.batches += 1;
+        Control::Continue
+    }
+    fn on_epoch(&mut self, report: &EpochReport, net: &Network<f64>, _: &Trainer<f64>) -> Control {
+        self.params.push(bits(net));
+        if Some(report.epoch) == self.stop_at { Control::Stop } else { Control::Continue }
+    }
+}
+
+#[test]
+fn early_stopping_restores_the_best_weights() {
+    // The validation set has the training labels swapped: the better the fit, the worse the
+    // validation loss, so the best epoch is an early one.
+    let train = blobs::<f64>(64, 4, 2, 1);
+    let flipped: Vec<usize> = train.labels().unwrap().iter().map(|l| 1 - l).collect();
+    let val = Dataset::classification(train.inputs().to_owned(), flipped, 2).unwrap();
+    let mut net = classifier::<f64>(&[4, 8, 2], Activation::Tanh, 2);
+    let es = EarlyStopping { patience: 3, min_delta: 0.0, restore_best: true };
+    let config = TrainConfig::new(16, 0.1, OptimizerConfig::sgd(0.0)).with_epochs(50).with_early_stopping(es);
+    let mut trainer = Trainer::new(&net, config).unwrap();
+    let mut rec = Recorder { params: vec![], stop_at: None, batches: 0 };
+    let report = trainer.fit(&mut net, &train, Some(&val), &mut rec).unwrap();
+    assert!(report.stopped_early);
+    let best = report.best_epoch.unwrap();
+    assert_eq!(report.epochs_completed, best + 1 + 3);
+    assert_eq!(rec.params.len(), report.epochs_completed);
+    assert_eq!(bits(&net), rec.params[best], "parameters are those of the best epoch");
+    assert_ne!(bits(&net), *rec.params.last().unwrap());
+    let val_losses: Vec<f64> = trainer.history().iter().map(|h| h.validation.as_ref().unwrap().loss).collect();
+    let min = val_losses.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert_eq!(val_losses[best], min);
+    assert_eq!(rec.batches, report.epochs_completed * 4);
+}
+
+#[test]
+fn an_observer_can_stop_training() {
+    let data = blobs::<f64>(40, 3, 2, 5);
+    let mut net = classifier::<f64>(&[3, 5, 2], Activation::Relu, 1);
+    let config = TrainConfig::new(8, 0.05, OptimizerConfig::sgd(0.9)).with_epochs(20);
+    let mut trainer = Trainer::new(&net, config).unwrap();
+    let mut rec = Recorder { params: vec![], stop_at: Some(2), batches: 0 };
+    let report = trainer.fit(&mut net, &data, None, &mut rec).unwrap();
+    assert!(report.stopped_by_observer && !report.stopped_early);
+    assert_eq!(report.epochs_completed, 3);
+    assert_eq!(trainer.history().len(), 3);
+}
+
+#[test]
+fn divergence_is_an_error_and_leaves_the_parameters_as_they_were() {
+    let mut net = classifier::<f32>(&[2, 3, 2], Activation::Relu, 1);
+    let before = bits(&net);
+    let config = TrainConfig::new(4, 0.1, OptimizerConfig::sgd(0.0));
+    let mut trainer = Trainer::new(&net, config).unwrap();
+    let x = Mat::<f32>::from_fn(2, 4, |_, j| if j == 2 { f32::INFINITY } else { 1.0 });
+    let err = trainer.step(&mut net, x.as_ref(), Targets::Classes(&[0, 1, 0, 1])).unwrap_err();
+    assert!(matches!(err, Error::NonFiniteLoss { epoch: 0, batch_idx: 0, .. }), "{err}");
+    assert_eq!(bits(&net), before);
+    assert_eq!(trainer.n_steps(), 0);
+}
+
+#[test]
+fn evaluation_metrics_agree_with_predictions() {
+    let data = blobs::<f64>(50, 3, 3, 9);
+    let net = classifier::<f64>(&[3, 6, 3], Activation::Tanh, 4);
+    let eval = nn_train::evaluate(&net, &data, 7).unwrap();
+    let predicted = net.predict(data.inputs()).unwrap();
+    let correct = predicted.iter().zip(data.labels().unwrap()).filter(|(p, l)| p == l).count();
+    assert_eq!(eval.accuracy, Some(correct as f64 / 50.0));
+    let confusion = eval.confusion.unwrap();
+    assert_eq!(confusion.total(), 50);
+    assert_eq!(eval.top5_accuracy, Some(1.0));
+    assert!(eval.mse.is_none());
+    // The loss is the mean data loss, without any penalty, whatever the batch size.
+    let eval_all = nn_train::evaluate(&net, &data, 1000).unwrap();
+    assert!((eval.loss - eval_all.loss).abs() < 1e-12);
+}

@@ -1,0 +1,204 @@
+//! The peer workloads of `../shared/bench/WORKLOADS.md`, exactly as defined, on Fashion-MNIST.
+//!
+//! ```sh
+//! cargo run --release --example bench -- --workload w1 --threads 2
+//! ```
+//! prints one line, for example
+//! `workload=w1 threads=2 samples_per_s=150000 s_per_epoch=0.40 gflops=151.1 test_accuracy=0.8730 peak_rss_mib=250.1`.
+//!
+//! - `w1`: train 784-256-128-10 ReLU, softmax cross-entropy, He-uniform init (biases 0), SGD with
+//!   momentum 0.9, lr 0.05, batch 128, 5 epochs over the 60,000 training images (the partial last
+//!   batch kept). Warm-up: 10 steps on the first 10 batches, then the weights and optimizer state
+//!   are reset. Timed: the 5 epochs only (permutation, gather, forward, backward, update).
+//! - `w2`: the same with 784-100-10 and a sigmoid hidden layer.
+//! - `w3`: inference of the W1 network (init from seed 0) over the 10,000 test images: batches of
+//!   1000 (1 warm-up pass, the median of 7 timed passes) and batches of 1 (500 warm-up calls,
+//!   the median latency of 10,000 calls).
+//!
+//! Expected, on the 2-core CI machine: see the performance table of the README.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, ValueEnum};
+use nn::io::load_folder;
+use nn::linalg::{Mat, Par};
+use nn::net::rng::{ChaCha8Rng, SeedableRng};
+use nn::net::{Activation, Init, Loss, Network, Workspace};
+use nn::train::optim::OptimizerConfig;
+use nn::train::{Dataset, TrainConfig, Trainer, evaluate};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Workload {
+    W1,
+    W2,
+    W3,
+}
+
+/// Runs one workload of WORKLOADS.md and prints one `key=value` line.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// The workload.
+    #[arg(long, value_enum)]
+    workload: Workload,
+    /// Threads of the training pool (and of faer's GEMM for batch-1000 inference).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Shards per batch (part of the result; the same for every thread count).
+    #[arg(long, default_value_t = 2)]
+    shards: usize,
+    /// Seed of the initialisation and the shuffling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Epochs (WORKLOADS.md: 5).
+    #[arg(long, default_value_t = 5)]
+    epochs: usize,
+    /// The folder of the four IDX files.
+    #[arg(long, default_value = nn::io::FASHION_MNIST_DIR)]
+    data: PathBuf,
+}
+
+/// Peak resident memory of this process, from `/proc/self/status` (VmHWM), in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+fn network(sizes: &[usize], hidden: Activation, seed: u64) -> Result<Network<f32>> {
+    let mut b = Network::builder(sizes[0], Loss::SoftmaxCrossEntropy).init(Init::HeUniform);
+    for &n in &sizes[1..sizes.len() - 1] {
+        b = b.layer(n, hidden);
+    }
+    Ok(b.layer(sizes[sizes.len() - 1], Activation::Identity)
+        .build(&mut ChaCha8Rng::seed_from_u64(seed))?)
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if args.threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    let data = load_folder(&args.data, Some(10)).with_context(|| {
+        format!(
+            "cannot load the data set from {}; on Debian or Ubuntu: apt-get install dataset-fashion-mnist",
+            args.data.display()
+        )
+    })?;
+    // x = (u8 as f32) / 255.0, built in place: no second copy of the pixels.
+    let to_dataset = |set: nn::io::ImageSet| -> Result<Dataset<f32>> {
+        let n_features = set.n_features();
+        let (pixels, labels) = set.into_parts();
+        let labels = labels.into_iter().map(usize::from).collect();
+        Ok(Dataset::classification_from_fn(n_features, labels, 10, |i, j| {
+            f32::from(pixels[j * n_features + i]) / 255.0
+        })?)
+    };
+    let train = to_dataset(data.train)?;
+    let test = to_dataset(data.test)?;
+
+    match args.workload {
+        Workload::W1 | Workload::W2 => {
+            let (sizes, hidden, flop): (&[usize], _, f64) = match args.workload {
+                Workload::W1 => (&[784, 256, 128, 10], Activation::Relu, 1_007_104.0),
+                _ => (&[784, 100, 10], Activation::Sigmoid, 319_600.0),
+            };
+            let initial = network(sizes, hidden, args.seed)?;
+            let config = TrainConfig::new(128, 0.05, OptimizerConfig::sgd(0.9))
+                .with_epochs(args.epochs)
+                .with_threads(args.threads)
+                .with_shards(args.shards)
+                .with_seed(args.seed);
+            // Warm-up: 10 steps on the first 10 batches, unshuffled; then reset everything.
+            {
+                let mut net = initial.clone();
+                let mut trainer = Trainer::new(&net, config.clone())?;
+                let warm = train.head(1280);
+                for k in 0..10 {
+                    let idx: Vec<usize> = (k * 128..(k + 1) * 128).collect();
+                    let batch = warm.subset(&idx)?;
+                    trainer.step(&mut net, batch.inputs(), batch.targets())?;
+                }
+            }
+            let mut net = initial;
+            let mut trainer = Trainer::new(&net, config)?;
+            let started = Instant::now();
+            for _ in 0..args.epochs {
+                trainer.run_epoch(&mut net, &train)?;
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            let samples_per_s = (args.epochs * train.n_samples()) as f64 / seconds;
+            let eval = evaluate(&net, &test, 1000)?;
+            println!(
+                "workload={} threads={} samples_per_s={:.0} s_per_epoch={:.3} gflops={:.1} test_accuracy={:.4} test_loss={:.4} peak_rss_mib={:.1}",
+                if args.workload == Workload::W1 { "w1" } else { "w2" },
+                args.threads,
+                samples_per_s,
+                train.n_samples() as f64 / samples_per_s,
+                samples_per_s * flop / 1e9,
+                eval.accuracy.unwrap_or(f64::NAN),
+                eval.loss,
+                peak_rss_mib()
+            );
+        }
+        Workload::W3 => {
+            let net = network(&[784, 256, 128, 10], Activation::Relu, 0)?;
+            let x = test.inputs();
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build()?;
+            // Batch 1000: faer's GEMM with the pool's threads.
+            let mut ws = Workspace::for_network(&net, 1000)?.with_par(Par::with_threads(args.threads));
+            let mut classes = vec![0usize; x.ncols()];
+            let mut pass = |ws: &mut Workspace<f32>| -> Result<f64> {
+                let started = Instant::now();
+                for start in (0..x.ncols()).step_by(1000) {
+                    let out = net.forward_into(x.subcols(start, 1000), ws)?;
+                    for (k, col) in nn::linalg::cols(out).into_iter().flatten().enumerate() {
+                        classes[start + k] = nn::net::argmax(col);
+                    }
+                }
+                Ok(started.elapsed().as_secs_f64())
+            };
+            pool.install(|| pass(&mut ws))?;
+            let mut times: Vec<f64> = (0..7).map(|_| pool.install(|| pass(&mut ws))).collect::<Result<_>>()?;
+            times.sort_by(f64::total_cmp);
+            let batch_rate = x.ncols() as f64 / times[3];
+            // Batch 1: one image at a time, pre-sliced, sequential GEMM.
+            let mut one = Workspace::for_network(&net, 1)?;
+            let mut single = |j: usize| -> Result<f64> {
+                let started = Instant::now();
+                let out = net.forward_into(x.subcols(j, 1), &mut one)?;
+                let class = nn::linalg::cols(out).into_iter().flatten().next().map_or(0, nn::net::argmax);
+                std::hint::black_box(class);
+                Ok(started.elapsed().as_secs_f64())
+            };
+            for j in 0..500 {
+                single(j)?;
+            }
+            let mut lat: Vec<f64> = (0..x.ncols()).map(&mut single).collect::<Result<_>>()?;
+            let total: f64 = lat.iter().sum();
+            lat.sort_by(f64::total_cmp);
+            let accuracy = classes.iter().zip(test.labels().unwrap_or(&[])).filter(|(a, b)| a == b).count()
+                as f64
+                / x.ncols() as f64;
+            println!(
+                "workload=w3 threads={} batch1000_samples_per_s={:.0} batch1_median_us={:.1} batch1_p90_us={:.1} batch1_samples_per_s={:.0} test_accuracy={:.4} peak_rss_mib={:.1}",
+                args.threads,
+                batch_rate,
+                lat[lat.len() / 2] * 1e6,
+                lat[lat.len() * 9 / 10] * 1e6,
+                x.ncols() as f64 / total,
+                accuracy,
+                peak_rss_mib()
+            );
+            let _ = Mat::<f32>::zeros(0, 0);
+        }
+    }
+    Ok(())
+}

@@ -48,7 +48,7 @@ pub enum IdxError {
         found: usize,
     },
     /// The sizes in the header multiply to more bytes than this machine can address.
-    #[error("IDX dimensions {dims:?} of {idx_type} elements overflow the address space")]
+    #[error("sizes {dims:?} of {idx_type} elements overflow the address space")]
     SizeOverflow {
         /// The element type.
         idx_type: IdxType,

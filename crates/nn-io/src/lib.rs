@@ -24,8 +24,9 @@
 //!   bytes, [`Error`] for files, which names the file).
 //!
 //! What it deliberately does not do: download data sets, guess formats from file names, print.
-//! It does not depend on the numeric crates; [`ImageSet::features_f32`] hands over a plain
-//! `Vec<f32>` that `nn_linalg::Mat` can wrap.
+//! It does not depend on the numeric crates: [`ImageSet::features_f32`] hands over a plain
+//! `Vec<f32>`, which `nn_linalg::MatRef::from_column_major_slice(&x, n_features, n_samples)`
+//! views as a matrix without copying.
 //!
 //! # Example
 //! ```

@@ -288,7 +288,6 @@ fn read_at_most(reader: &mut impl Read, n: usize, buf: &mut Vec<u8>) -> Result<(
     Ok(())
 }
 
-// By value, so that it fits `map_err`.
 #[expect(clippy::needless_pass_by_value, reason = "used as `map_err(gzip_error)`")]
 fn gzip_error(err: io::Error) -> IdxError {
     IdxError::Gzip { message: err.to_string() }

@@ -5,6 +5,8 @@
 //! application can depend on one package. Libraries should depend on the crate they need.
 //! - [`linalg`] (`nn-linalg`): shape-checked GEMM into caller buffers, explicit parallelism.
 //! - [`net`] (`nn-core`): layers, activations, losses, the network, forward and backward passes.
+//! - [`train`] (`nn-train`): data sets, optimizers, schedules, metrics, the data-parallel trainer.
+//! - [`io`] (`nn-io`): files: IDX data sets (MNIST-like), checkpoints, weight export.
 //!
 //! ```
 //! use nn::linalg::Mat;
@@ -26,4 +28,6 @@
 #![deny(missing_docs)]
 
 pub use nn_core as net;
+pub use nn_io as io;
 pub use nn_linalg as linalg;
+pub use nn_train as train;

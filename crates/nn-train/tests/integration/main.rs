@@ -1,1 +1,5 @@
 //! Integration tests of nn-train.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod optim;

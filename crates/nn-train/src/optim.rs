@@ -1,1 +1,758 @@
-//! Optimizers (to be written).
+//! Optimizers: SGD (with momentum or Nesterov momentum), Adam, AdamW and RMSprop, in PyTorch's
+//! formulations, and gradient clipping by global norm.
+//!
+//! An [`Optimizer`] owns the per-parameter state of its update rule (momentum buffers, moment
+//! estimates), shaped like each layer's Θ and allocated once by [`Optimizer::new`]. Each call of
+//! [`Optimizer::step`] updates Θ in place from a [`Gradients`] and a learning rate, and allocates
+//! nothing. The learning rate is an argument of every step, so that any schedule (see
+//! [`crate::schedule`]) can drive it.
+//!
+//! # Weight decay never touches the biases
+//! Weight decay, coupled (SGD, Adam, RMSprop: `g ← g + wd·θ`) or decoupled (AdamW:
+//! `θ ← θ·(1 − lr·wd)`), applies to the weights `W` (columns 1.. of Θ) only, never to the bias
+//! column 0. This is the per-step form of the derivation's L2 penalty R1, which also leaves the
+//! biases out. PyTorch decays every parameter it is given, biases included, unless the user puts
+//! the biases in a separate parameter group with `weight_decay = 0`: our rule is that common
+//! setup, built in. With `weight_decay = 0` the two agree exactly.
+//!
+//! # Checkpoints
+//! [`Optimizer::state`] copies the step count and every buffer out into an [`OptimizerState`]
+//! (plain vectors, column-major like [`nn_core::Dense::theta_col_major`]), and
+//! [`Optimizer::from_state`] restores it after checking every length. The round trip is bitwise
+//! exact, so a resumed run continues exactly as the uninterrupted one would have.
+//!
+//! # Example
+//! ```
+//! use nn_core::{Activation, Gradients, Loss, Network, Targets, Workspace};
+//! use nn_core::rng::{ChaCha8Rng, SeedableRng};
+//! use nn_linalg::Mat;
+//! use nn_train::optim::{Optimizer, OptimizerConfig, clip_grad_norm};
+//!
+//! let mut net: Network<f64> = Network::builder(2, Loss::SoftmaxCrossEntropy)
+//!     .layer(4, Activation::Tanh)
+//!     .layer(2, Activation::Identity)
+//!     .build(&mut ChaCha8Rng::seed_from_u64(0))?;
+//! let x = Mat::<f64>::from_fn(2, 4, |i, j| ((i + j) % 2) as f64);
+//! let y = [0, 1, 1, 0];
+//! let mut ws = Workspace::for_network(&net, 4)?;
+//! let mut grads = Gradients::zeros_like(&net);
+//! let mut opt = Optimizer::new(OptimizerConfig::adamw(0.01), &net)?;
+//! for _ in 0..10 {
+//!     net.forward_backward_into(x.as_ref(), Targets::Classes(&y), &mut ws, &mut grads)?;
+//!     clip_grad_norm(&mut grads, 1.0)?;
+//!     opt.step(&mut net, &grads, 1e-2)?;
+//! }
+//! assert_eq!(opt.n_steps(), 10);
+//! # Ok::<(), nn_train::Error>(())
+//! ```
+
+use std::fmt;
+use std::ops::Range;
+use std::str::FromStr;
+
+use nn_core::{Gradients, Network};
+use nn_linalg::{Float, cols, cols_mut};
+
+use crate::Error;
+use crate::error::check_param;
+
+/// The configuration of plain SGD, SGD with momentum and SGD with Nesterov momentum (PyTorch's
+/// `torch.optim.SGD` with `dampening = 0`).
+///
+/// [`Default`] gives PyTorch's defaults: no momentum, no Nesterov, no weight decay.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct SgdConfig {
+    /// μ, in [0, 1); 0 is plain SGD (no momentum buffer is kept).
+    pub momentum: f64,
+    /// Nesterov momentum (needs `momentum > 0`).
+    pub nesterov: bool,
+    /// Coupled weight decay (an L2 penalty on the weights, not the biases), ≥ 0.
+    pub weight_decay: f64,
+}
+
+/// The configuration of Adam and AdamW (PyTorch's `torch.optim.Adam` and `torch.optim.AdamW`,
+/// without `amsgrad`).
+///
+/// [`Default`] gives PyTorch's Adam defaults: β1 = 0.9, β2 = 0.999, ε = 1e-8, no weight decay.
+/// (PyTorch's AdamW defaults to `weight_decay = 0.01`: see [`OptimizerConfig::adamw`].)
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct AdamConfig {
+    /// β1, the decay of the first-moment estimate, in [0, 1).
+    pub beta1: f64,
+    /// β2, the decay of the second-moment estimate, in [0, 1).
+    pub beta2: f64,
+    /// ε, added to the denominator, > 0.
+    pub eps: f64,
+    /// Weight decay on the weights (not the biases), ≥ 0: coupled for Adam, decoupled for AdamW.
+    pub weight_decay: f64,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }
+    }
+}
+
+/// The configuration of RMSprop (PyTorch's `torch.optim.RMSprop`, not centered).
+///
+/// [`Default`] gives PyTorch's defaults: α = 0.99, ε = 1e-8, no momentum, no weight decay.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct RmsPropConfig {
+    /// α, the decay of the mean square, in [0, 1).
+    pub alpha: f64,
+    /// ε, added to the root mean square, > 0.
+    pub eps: f64,
+    /// μ, in [0, 1); 0 keeps no momentum buffer.
+    pub momentum: f64,
+    /// Coupled weight decay on the weights (not the biases), ≥ 0.
+    pub weight_decay: f64,
+}
+
+impl Default for RmsPropConfig {
+    fn default() -> Self {
+        RmsPropConfig { alpha: 0.99, eps: 1e-8, momentum: 0.0, weight_decay: 0.0 }
+    }
+}
+
+/// Which update rule to use, with its hyper-parameters (the learning rate is passed to every
+/// [`Optimizer::step`] instead, so that a schedule can drive it).
+///
+/// Every rule follows PyTorch's arithmetic (below `g` is the gradient ∂J/∂Θ, `t` the step count
+/// starting at 1, and `wd·θ` is only added for the weights, columns 1.. of Θ):
+///
+/// ```text
+/// Sgd      g ← g + wd·θ;  buf ← μ·buf + g  (buf starts at 0; only if μ > 0)
+///          d ← g + μ·buf (Nesterov), buf (momentum), g (μ = 0);  θ ← θ − lr·d
+/// Adam     g ← g + wd·θ;  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
+///          denom ← √v / √(1 − β2^t) + ε;  θ ← θ − (lr / (1 − β1^t))·(m / denom)
+/// AdamW    θ ← θ·(1 − lr·wd)  (weights only), then Adam without the g ← g + wd·θ line
+/// RmsProp  g ← g + wd·θ;  v ← α·v + (1−α)·g²;  avg ← √v + ε
+///          μ > 0: buf ← μ·buf + g/avg;  θ ← θ − lr·buf
+///          μ = 0: θ ← θ − lr·(g/avg)
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum OptimizerConfig {
+    /// Stochastic gradient descent, optionally with (Nesterov) momentum.
+    Sgd(SgdConfig),
+    /// Adam, with coupled weight decay (an L2 term added to the gradient).
+    Adam(AdamConfig),
+    /// AdamW: Adam with decoupled weight decay (Θ shrinks before the Adam update).
+    AdamW(AdamConfig),
+    /// RMSprop (not centered), optionally with momentum.
+    RmsProp(RmsPropConfig),
+}
+
+impl OptimizerConfig {
+    /// SGD with momentum μ (0 for plain SGD), no Nesterov, no weight decay.
+    #[must_use]
+    pub fn sgd(momentum: f64) -> Self {
+        OptimizerConfig::Sgd(SgdConfig { momentum, ..SgdConfig::default() })
+    }
+
+    /// Adam with PyTorch's defaults (β1 = 0.9, β2 = 0.999, ε = 1e-8, no weight decay).
+    #[must_use]
+    pub fn adam() -> Self {
+        OptimizerConfig::Adam(AdamConfig::default())
+    }
+
+    /// AdamW with PyTorch's defaults (β1 = 0.9, β2 = 0.999, ε = 1e-8) and this weight decay
+    /// (PyTorch's default is 0.01).
+    #[must_use]
+    pub fn adamw(weight_decay: f64) -> Self {
+        OptimizerConfig::AdamW(AdamConfig { weight_decay, ..AdamConfig::default() })
+    }
+
+    /// RMSprop with PyTorch's defaults (α = 0.99, ε = 1e-8, no momentum, no weight decay).
+    #[must_use]
+    pub fn rmsprop() -> Self {
+        OptimizerConfig::RmsProp(RmsPropConfig::default())
+    }
+
+    /// The configuration named `sgd`, `adam`, `adamw` or `rmsprop` (case-insensitive), with the
+    /// defaults of [`OptimizerConfig::sgd`]`(0.0)`, [`OptimizerConfig::adam`],
+    /// [`OptimizerConfig::adamw`]`(0.01)` and [`OptimizerConfig::rmsprop`]. Also available as
+    /// [`FromStr`].
+    ///
+    /// # Errors
+    /// [`ParseOptimizerError`] for any other name.
+    pub fn from_name(name: &str) -> Result<Self, ParseOptimizerError> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "sgd" => Ok(OptimizerConfig::sgd(0.0)),
+            "adam" => Ok(OptimizerConfig::adam()),
+            "adamw" => Ok(OptimizerConfig::adamw(0.01)),
+            "rmsprop" => Ok(OptimizerConfig::rmsprop()),
+            _ => Err(ParseOptimizerError(name.to_owned())),
+        }
+    }
+
+    /// The rule's name: `sgd`, `adam`, `adamw` or `rmsprop`.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            OptimizerConfig::Sgd(_) => "sgd",
+            OptimizerConfig::Adam(_) => "adam",
+            OptimizerConfig::AdamW(_) => "adamw",
+            OptimizerConfig::RmsProp(_) => "rmsprop",
+        }
+    }
+
+    /// The weight decay (applied to the weights only, never the biases).
+    #[must_use]
+    pub fn weight_decay(&self) -> f64 {
+        match self {
+            OptimizerConfig::Sgd(c) => c.weight_decay,
+            OptimizerConfig::Adam(c) | OptimizerConfig::AdamW(c) => c.weight_decay,
+            OptimizerConfig::RmsProp(c) => c.weight_decay,
+        }
+    }
+
+    /// Checks every hyper-parameter: all finite; momentum, β1, β2 and α in [0, 1); ε > 0;
+    /// weight decay ≥ 0; Nesterov only with momentum > 0.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperparameter`] naming the first bad one.
+    pub fn validate(&self) -> Result<(), Error> {
+        const UNIT: &str = "a number in [0, 1)";
+        const NON_NEG: &str = "a finite number ≥ 0";
+        const POS: &str = "a finite number > 0";
+        let unit = |v: f64| (0.0..1.0).contains(&v);
+        let non_neg = |v: f64| v >= 0.0;
+        let pos = |v: f64| v > 0.0;
+        match self {
+            OptimizerConfig::Sgd(c) => {
+                check_param("momentum", c.momentum, UNIT, unit)?;
+                check_param("weight_decay", c.weight_decay, NON_NEG, non_neg)?;
+                if c.nesterov {
+                    check_param("momentum", c.momentum, "a number in (0, 1) with Nesterov", pos)?;
+                }
+            }
+            OptimizerConfig::Adam(c) | OptimizerConfig::AdamW(c) => {
+                check_param("beta1", c.beta1, UNIT, unit)?;
+                check_param("beta2", c.beta2, UNIT, unit)?;
+                check_param("eps", c.eps, POS, pos)?;
+                check_param("weight_decay", c.weight_decay, NON_NEG, non_neg)?;
+            }
+            OptimizerConfig::RmsProp(c) => {
+                check_param("alpha", c.alpha, UNIT, unit)?;
+                check_param("eps", c.eps, POS, pos)?;
+                check_param("momentum", c.momentum, UNIT, unit)?;
+                check_param("weight_decay", c.weight_decay, NON_NEG, non_neg)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Which buffers the rule keeps: (momentum, exp_avg, exp_avg_sq).
+    fn buffers(&self) -> [bool; 3] {
+        match self {
+            OptimizerConfig::Sgd(c) => [c.momentum > 0.0, false, false],
+            OptimizerConfig::Adam(_) | OptimizerConfig::AdamW(_) => [false, true, true],
+            OptimizerConfig::RmsProp(c) => [c.momentum > 0.0, false, true],
+        }
+    }
+}
+
+impl fmt::Display for OptimizerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for OptimizerConfig {
+    type Err = ParseOptimizerError;
+
+    /// See [`OptimizerConfig::from_name`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        OptimizerConfig::from_name(s)
+    }
+}
+
+/// A string that names no optimizer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown optimizer {0:?}: expected sgd, adam, adamw or rmsprop")]
+pub struct ParseOptimizerError(pub String);
+
+/// The saved state of one layer's optimizer buffers. Each buffer is either empty (the rule does
+/// not keep it) or has one value per entry of the layer's Θ, in column-major order (column 0, the
+/// biases, first), as [`nn_core::Dense::theta_col_major`].
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct LayerState<T> {
+    /// The momentum buffer `buf` (SGD and RMSprop with momentum > 0).
+    pub momentum: Vec<T>,
+    /// The first-moment estimate `m` (Adam, AdamW).
+    pub exp_avg: Vec<T>,
+    /// The second-moment estimate `v` (Adam, AdamW) or mean square (RMSprop); never negative.
+    pub exp_avg_sq: Vec<T>,
+}
+
+/// Everything an [`Optimizer`] needs to resume exactly: the step count and every buffer.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct OptimizerState<T> {
+    /// The number of steps taken (Adam's bias correction uses it).
+    pub step: u64,
+    /// One entry per layer, first to last.
+    pub layers: Vec<LayerState<T>>,
+}
+
+/// One layer's buffers, flat and column-major (n_rows × n_cols, no padding).
+#[derive(Clone, Debug)]
+struct Buffers<T> {
+    n_rows: usize,
+    n_cols: usize,
+    momentum: Vec<T>,
+    exp_avg: Vec<T>,
+    exp_avg_sq: Vec<T>,
+}
+
+/// An update rule and its state for one network: see [`OptimizerConfig`] for the formulas and
+/// the [module docs](self) for weight decay and checkpoints.
+#[derive(Clone, Debug)]
+pub struct Optimizer<T: Float> {
+    config: OptimizerConfig,
+    step: u64,
+    layers: Vec<Buffers<T>>,
+}
+
+impl<T: Float> Optimizer<T> {
+    /// An optimizer for `net`, with zero buffers shaped like each layer's Θ. Allocates; nothing
+    /// else does.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperparameter`] from [`OptimizerConfig::validate`].
+    pub fn new(config: OptimizerConfig, net: &Network<T>) -> Result<Self, Error> {
+        config.validate()?;
+        let [momentum, exp_avg, exp_avg_sq] = config.buffers();
+        let layers = net
+            .layers()
+            .iter()
+            .map(|layer| {
+                let theta = layer.theta();
+                let (n_rows, n_cols) = (theta.nrows(), theta.ncols());
+                let buf =
+                    |used: bool| if used { vec![T::ZERO; n_rows * n_cols] } else { Vec::new() };
+                Buffers {
+                    n_rows,
+                    n_cols,
+                    momentum: buf(momentum),
+                    exp_avg: buf(exp_avg),
+                    exp_avg_sq: buf(exp_avg_sq),
+                }
+            })
+            .collect();
+        Ok(Optimizer { config, step: 0, layers })
+    }
+
+    /// An optimizer for `net` resuming from a saved [`OptimizerState`] (from [`Optimizer::state`]):
+    /// the result continues bit for bit as the saved optimizer would have.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperparameter`] from [`OptimizerConfig::validate`];
+    /// [`Error::StateMismatch`] if the state has another number of layers, a buffer of the wrong
+    /// length (the rule keeps it and it does not have one value per Θ entry, or the rule does not
+    /// keep it and it is not empty), a value that is not finite, or a negative `exp_avg_sq`.
+    pub fn from_state(
+        config: OptimizerConfig,
+        net: &Network<T>,
+        state: OptimizerState<T>,
+    ) -> Result<Self, Error> {
+        let mut opt = Optimizer::new(config, net)?;
+        if state.layers.len() != opt.layers.len() {
+            return Err(Error::StateMismatch {
+                detail: format!(
+                    "optimizer state: expected {} layers, found {}",
+                    opt.layers.len(),
+                    state.layers.len()
+                ),
+            });
+        }
+        for (layer_idx, (buf, saved)) in opt.layers.iter_mut().zip(state.layers).enumerate() {
+            let LayerState { momentum, exp_avg, exp_avg_sq } = saved;
+            restore(&mut buf.momentum, momentum, layer_idx, "momentum", false)?;
+            restore(&mut buf.exp_avg, exp_avg, layer_idx, "exp_avg", false)?;
+            restore(&mut buf.exp_avg_sq, exp_avg_sq, layer_idx, "exp_avg_sq", true)?;
+        }
+        opt.step = state.step;
+        Ok(opt)
+    }
+
+    /// A copy of the step count and every buffer, for a checkpoint. Allocates.
+    #[must_use]
+    pub fn state(&self) -> OptimizerState<T> {
+        OptimizerState {
+            step: self.step,
+            layers: self
+                .layers
+                .iter()
+                .map(|b| LayerState {
+                    momentum: b.momentum.clone(),
+                    exp_avg: b.exp_avg.clone(),
+                    exp_avg_sq: b.exp_avg_sq.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The update rule and its hyper-parameters.
+    #[must_use]
+    pub fn config(&self) -> &OptimizerConfig {
+        &self.config
+    }
+
+    /// The number of steps taken so far.
+    #[must_use]
+    pub fn n_steps(&self) -> u64 {
+        self.step
+    }
+
+    /// One update of every layer's Θ from `grads` with learning rate `lr` (see
+    /// [`OptimizerConfig`] for the formulas). Allocates nothing.
+    ///
+    /// Hyper-parameters are held in f64; each step converts them (and the bias corrections,
+    /// computed in f64 as PyTorch does) to `T` once, then runs the element-wise update in `T`,
+    /// column after contiguous column.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperparameter`] unless `lr` is finite and > 0;
+    /// [`Error::StateMismatch`] if `net` or `grads` do not have the layer shapes this optimizer
+    /// was built for. On error nothing is changed.
+    pub fn step(
+        &mut self,
+        net: &mut Network<T>,
+        grads: &Gradients<T>,
+        lr: f64,
+    ) -> Result<(), Error> {
+        check_param("learning_rate", lr, "a finite number > 0", |v| v > 0.0)?;
+        self.check_shapes(net, grads)?;
+        let t = self.step.saturating_add(1);
+        let rule = Rule::new(&self.config, lr, t);
+        for (layer_idx, (layer, buf)) in
+            net.layers_mut().iter_mut().zip(&mut self.layers).enumerate()
+        {
+            // `check_shapes` has verified that the gradient exists and has contiguous columns.
+            let Some(mut grad_cols) = grads.layer(layer_idx).and_then(cols) else {
+                return Err(layout_error(layer_idx));
+            };
+            let Buffers { n_rows, momentum, exp_avg, exp_avg_sq, .. } = buf;
+            let n_rows = *n_rows;
+            cols_mut(layer.theta_mut(), |j, theta| {
+                let Some(grad) = grad_cols.next() else { return };
+                let range = j * n_rows..(j + 1) * n_rows;
+                // R1: weight decay (coupled or decoupled) never applies to the bias column 0.
+                let decay = j > 0;
+                let bufs =
+                    [slice(momentum, &range), slice(exp_avg, &range), slice(exp_avg_sq, &range)];
+                rule.update(decay, theta, grad, bufs);
+            })
+            .map_err(|e| Error::Core(e.into()))?;
+        }
+        self.step = t;
+        Ok(())
+    }
+
+    fn check_shapes(&self, net: &Network<T>, grads: &Gradients<T>) -> Result<(), Error> {
+        let n_layers = self.layers.len();
+        if net.layers().len() != n_layers || grads.n_layers() != n_layers {
+            return Err(Error::StateMismatch {
+                detail: format!(
+                    "the optimizer was built for {n_layers} layers; the network has {}, the \
+                     gradients {}",
+                    net.layers().len(),
+                    grads.n_layers()
+                ),
+            });
+        }
+        for (layer_idx, (layer, buf)) in net.layers().iter().zip(&self.layers).enumerate() {
+            let expected = (buf.n_rows, buf.n_cols);
+            let theta = layer.theta();
+            let found = (theta.nrows(), theta.ncols());
+            let grad = grads.layer(layer_idx).map(|g| (g.nrows(), g.ncols()));
+            if found != expected || grad != Some(expected) {
+                return Err(Error::StateMismatch {
+                    detail: format!(
+                        "layer {layer_idx}: the optimizer was built for a Θ of {}×{}; the \
+                         network's is {}×{}, the gradient's {}",
+                        expected.0,
+                        expected.1,
+                        found.0,
+                        found.1,
+                        grad.map_or_else(|| "missing".to_owned(), |(r, c)| format!("{r}×{c}"))
+                    ),
+                });
+            }
+            if grads.layer(layer_idx).and_then(cols).is_none() {
+                return Err(layout_error(layer_idx));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn layout_error(layer_idx: usize) -> Error {
+    Error::StateMismatch {
+        detail: format!("layer {layer_idx}: the gradient's columns are not contiguous"),
+    }
+}
+
+/// Column `range` of a flat buffer, or an empty slice for a buffer the rule does not keep.
+fn slice<'a, T>(buf: &'a mut [T], range: &Range<usize>) -> &'a mut [T] {
+    buf.get_mut(range.clone()).unwrap_or_default()
+}
+
+/// Moves a saved buffer into `dst` after checking its length and values.
+fn restore<T: Float>(
+    dst: &mut Vec<T>,
+    saved: Vec<T>,
+    layer_idx: usize,
+    name: &str,
+    non_negative: bool,
+) -> Result<(), Error> {
+    if saved.len() != dst.len() {
+        return Err(Error::StateMismatch {
+            detail: format!(
+                "layer {layer_idx} {name}: expected {} values, found {}",
+                dst.len(),
+                saved.len()
+            ),
+        });
+    }
+    if let Some((idx, v)) =
+        saved.iter().enumerate().find(|(_, v)| !v.is_finite() || (non_negative && **v < T::ZERO))
+    {
+        return Err(Error::StateMismatch {
+            detail: format!(
+                "layer {layer_idx} {name}[{idx}] = {v}: expected a finite number{}",
+                if non_negative { " ≥ 0" } else { "" }
+            ),
+        });
+    }
+    *dst = saved;
+    Ok(())
+}
+
+/// The coefficients of one step, converted to `T` once.
+#[derive(Clone, Copy, Debug)]
+enum Rule<T> {
+    Sgd {
+        lr: T,
+        /// μ, if > 0.
+        momentum: Option<T>,
+        nesterov: bool,
+        /// Coupled weight decay, if > 0.
+        wd: Option<T>,
+    },
+    Adam {
+        /// lr / (1 − β1^t).
+        step_size: T,
+        /// √(1 − β2^t).
+        bias_correction2_sqrt: T,
+        beta1: T,
+        one_minus_beta1: T,
+        beta2: T,
+        one_minus_beta2: T,
+        eps: T,
+        /// Coupled weight decay (Adam), if > 0.
+        wd: Option<T>,
+        /// 1 − lr·wd (AdamW), if wd > 0.
+        shrink: Option<T>,
+    },
+    RmsProp {
+        lr: T,
+        alpha: T,
+        one_minus_alpha: T,
+        eps: T,
+        /// μ, if > 0.
+        momentum: Option<T>,
+        /// Coupled weight decay, if > 0.
+        wd: Option<T>,
+    },
+}
+
+/// `Some(value)` in `T` if `value > 0`.
+fn positive<T: Float>(value: f64) -> Option<T> {
+    (value > 0.0).then(|| T::from_f64(value))
+}
+
+impl<T: Float> Rule<T> {
+    /// The coefficients of step `t` (1 for the first step); all scalars are computed in f64, as
+    /// PyTorch computes them in Python floats, and then converted.
+    fn new(config: &OptimizerConfig, lr: f64, t: u64) -> Self {
+        let t_f = t as f64;
+        match *config {
+            OptimizerConfig::Sgd(c) => Rule::Sgd {
+                lr: T::from_f64(lr),
+                momentum: positive(c.momentum),
+                nesterov: c.nesterov,
+                wd: positive(c.weight_decay),
+            },
+            OptimizerConfig::Adam(c) | OptimizerConfig::AdamW(c) => {
+                let decoupled = matches!(config, OptimizerConfig::AdamW(_));
+                let bias_correction1 = 1.0 - c.beta1.powf(t_f);
+                let bias_correction2 = 1.0 - c.beta2.powf(t_f);
+                Rule::Adam {
+                    step_size: T::from_f64(lr / bias_correction1),
+                    bias_correction2_sqrt: T::from_f64(bias_correction2.sqrt()),
+                    beta1: T::from_f64(c.beta1),
+                    one_minus_beta1: T::from_f64(1.0 - c.beta1),
+                    beta2: T::from_f64(c.beta2),
+                    one_minus_beta2: T::from_f64(1.0 - c.beta2),
+                    eps: T::from_f64(c.eps),
+                    wd: if decoupled { None } else { positive(c.weight_decay) },
+                    shrink: (decoupled && c.weight_decay > 0.0)
+                        .then(|| T::from_f64(1.0 - lr * c.weight_decay)),
+                }
+            }
+            OptimizerConfig::RmsProp(c) => Rule::RmsProp {
+                lr: T::from_f64(lr),
+                alpha: T::from_f64(c.alpha),
+                one_minus_alpha: T::from_f64(1.0 - c.alpha),
+                eps: T::from_f64(c.eps),
+                momentum: positive(c.momentum),
+                wd: positive(c.weight_decay),
+            },
+        }
+    }
+
+    /// Updates one column of Θ in place. `decay` is false for the bias column. `bufs` are the
+    /// column's slices of (momentum, exp_avg, exp_avg_sq); a buffer the rule does not keep is
+    /// empty and not read.
+    #[inline]
+    fn update(self, decay: bool, theta: &mut [T], grad: &[T], bufs: [&mut [T]; 3]) {
+        let [momentum_buf, exp_avg, exp_avg_sq] = bufs;
+        // The bias column gets no weight decay (R1).
+        let coupled = |wd: Option<T>| if decay { wd } else { None };
+        match self {
+            Rule::Sgd { lr, momentum, nesterov, wd } => {
+                let wd = coupled(wd);
+                match momentum {
+                    None => {
+                        for (th, &g) in theta.iter_mut().zip(grad) {
+                            let g = add_decay(g, *th, wd);
+                            *th -= lr * g;
+                        }
+                    }
+                    Some(mu) => {
+                        for ((th, &g), b) in theta.iter_mut().zip(grad).zip(momentum_buf) {
+                            let g = add_decay(g, *th, wd);
+                            *b = mu * *b + g;
+                            let d = if nesterov { g + mu * *b } else { *b };
+                            *th -= lr * d;
+                        }
+                    }
+                }
+            }
+            Rule::Adam {
+                step_size,
+                bias_correction2_sqrt,
+                beta1,
+                one_minus_beta1,
+                beta2,
+                one_minus_beta2,
+                eps,
+                wd,
+                shrink,
+            } => {
+                let wd = coupled(wd);
+                let shrink = if decay { shrink } else { None };
+                for (((th, &g), m), v) in theta.iter_mut().zip(grad).zip(exp_avg).zip(exp_avg_sq) {
+                    if let Some(s) = shrink {
+                        *th *= s;
+                    }
+                    let g = add_decay(g, *th, wd);
+                    *m = beta1 * *m + one_minus_beta1 * g;
+                    *v = beta2 * *v + one_minus_beta2 * (g * g);
+                    // PyTorch's order: √v / √(bias correction 2) + ε, then step_size·(m / denom).
+                    let denom = v.sqrt() / bias_correction2_sqrt + eps;
+                    *th -= step_size * (*m / denom);
+                }
+            }
+            Rule::RmsProp { lr, alpha, one_minus_alpha, eps, momentum, wd } => {
+                let wd = coupled(wd);
+                match momentum {
+                    None => {
+                        for ((th, &g), v) in theta.iter_mut().zip(grad).zip(exp_avg_sq) {
+                            let g = add_decay(g, *th, wd);
+                            *v = alpha * *v + one_minus_alpha * (g * g);
+                            let avg = v.sqrt() + eps;
+                            *th -= lr * (g / avg);
+                        }
+                    }
+                    Some(mu) => {
+                        for (((th, &g), v), b) in
+                            theta.iter_mut().zip(grad).zip(exp_avg_sq).zip(momentum_buf)
+                        {
+                            let g = add_decay(g, *th, wd);
+                            *v = alpha * *v + one_minus_alpha * (g * g);
+                            let avg = v.sqrt() + eps;
+                            *b = mu * *b + g / avg;
+                            *th -= lr * *b;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Coupled weight decay: `g + wd·θ`, or `g` without decay.
+#[inline(always)]
+fn add_decay<T: Float>(g: T, theta: T, wd: Option<T>) -> T {
+    match wd {
+        Some(wd) => g + wd * theta,
+        None => g,
+    }
+}
+
+/// Rescales the gradients so that their global norm is at most `max_norm`, as PyTorch's
+/// `torch.nn.utils.clip_grad_norm_` (norm type 2): returns the norm before clipping.
+///
+/// ```text
+/// total = ‖g‖₂ over every entry of every layer (biases included), summed in f64
+/// coef  = max_norm / (total + 1e-6);   g ← coef·g  if coef < 1
+/// ```
+///
+/// A non-finite norm (a NaN or infinite gradient) leaves the gradients untouched and is returned
+/// as is, so that the caller can skip the step.
+///
+/// # Errors
+/// [`Error::InvalidHyperparameter`] unless `max_norm` is finite and > 0.
+pub fn clip_grad_norm<T: Float>(grads: &mut Gradients<T>, max_norm: f64) -> Result<f64, Error> {
+    check_param("max_norm", max_norm, "a finite number > 0", |v| v > 0.0)?;
+    let total = grads.global_norm();
+    let coef = max_norm / (total + 1e-6);
+    if coef < 1.0 {
+        grads.scale(T::from_f64(coef));
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for name in ["sgd", "adam", "adamw", "rmsprop"] {
+            let config = OptimizerConfig::from_name(name).unwrap();
+            assert_eq!(config.name(), name);
+            assert_eq!(config.to_string().parse::<OptimizerConfig>().unwrap(), config);
+        }
+        assert_eq!(" AdamW ".parse::<OptimizerConfig>().unwrap(), OptimizerConfig::adamw(0.01));
+        assert!(OptimizerConfig::from_name("adagrad").is_err());
+    }
+
+    #[test]
+    fn buffers_follow_the_rule() {
+        assert_eq!(OptimizerConfig::sgd(0.0).buffers(), [false, false, false]);
+        assert_eq!(OptimizerConfig::sgd(0.9).buffers(), [true, false, false]);
+        assert_eq!(OptimizerConfig::adam().buffers(), [false, true, true]);
+        assert_eq!(OptimizerConfig::rmsprop().buffers(), [false, false, true]);
+        let rms = OptimizerConfig::RmsProp(RmsPropConfig { momentum: 0.5, ..Default::default() });
+        assert_eq!(rms.buffers(), [true, false, true]);
+    }
+}

@@ -1,8 +1,14 @@
 //! Integration tests of nn-train, built as one binary.
 
-#![allow(clippy::unwrap_used, clippy::float_cmp, reason = "tests: a failure should stop them; exact comparisons are intended")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::float_cmp,
+    reason = "tests: a failure should stop them; exact comparisons are intended"
+)]
 
 mod determinism;
 mod errors;
+mod optim;
+mod schedule;
 mod support;
 mod train;

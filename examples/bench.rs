@@ -153,7 +153,8 @@ fn main() -> Result<()> {
             let x = test.inputs();
             let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build()?;
             // Batch 1000: faer's GEMM with the pool's threads.
-            let mut ws = Workspace::for_network(&net, 1000)?.with_par(Par::with_threads(args.threads));
+            let mut ws =
+                Workspace::for_network(&net, 1000)?.with_par(Par::with_threads(args.threads));
             let mut classes = vec![0usize; x.ncols()];
             let mut pass = |ws: &mut Workspace<f32>| -> Result<f64> {
                 let started = Instant::now();
@@ -166,7 +167,8 @@ fn main() -> Result<()> {
                 Ok(started.elapsed().as_secs_f64())
             };
             pool.install(|| pass(&mut ws))?;
-            let mut times: Vec<f64> = (0..7).map(|_| pool.install(|| pass(&mut ws))).collect::<Result<_>>()?;
+            let mut times: Vec<f64> =
+                (0..7).map(|_| pool.install(|| pass(&mut ws))).collect::<Result<_>>()?;
             times.sort_by(f64::total_cmp);
             let batch_rate = x.ncols() as f64 / times[3];
             // Batch 1: one image at a time, pre-sliced, sequential GEMM.
@@ -174,7 +176,8 @@ fn main() -> Result<()> {
             let mut single = |j: usize| -> Result<f64> {
                 let started = Instant::now();
                 let out = net.forward_into(x.subcols(j, 1), &mut one)?;
-                let class = nn::linalg::cols(out).into_iter().flatten().next().map_or(0, nn::net::argmax);
+                let class =
+                    nn::linalg::cols(out).into_iter().flatten().next().map_or(0, nn::net::argmax);
                 std::hint::black_box(class);
                 Ok(started.elapsed().as_secs_f64())
             };
@@ -184,9 +187,10 @@ fn main() -> Result<()> {
             let mut lat: Vec<f64> = (0..x.ncols()).map(&mut single).collect::<Result<_>>()?;
             let total: f64 = lat.iter().sum();
             lat.sort_by(f64::total_cmp);
-            let accuracy = classes.iter().zip(test.labels().unwrap_or(&[])).filter(|(a, b)| a == b).count()
-                as f64
-                / x.ncols() as f64;
+            let accuracy =
+                classes.iter().zip(test.labels().unwrap_or(&[])).filter(|(a, b)| a == b).count()
+                    as f64
+                    / x.ncols() as f64;
             println!(
                 "workload=w3 threads={} batch1000_samples_per_s={:.0} batch1_median_us={:.1} batch1_p90_us={:.1} batch1_samples_per_s={:.0} test_accuracy={:.4} peak_rss_mib={:.1}",
                 args.threads,

@@ -60,7 +60,11 @@ impl<T: Float> Dataset<T> {
     pub fn with_target_matrix(inputs: Mat<T>, targets: Mat<T>) -> Result<Self, Error> {
         if targets.ncols() != inputs.ncols() {
             return Err(Error::TargetShape {
-                detail: format!("{} target columns for {} samples", targets.ncols(), inputs.ncols()),
+                detail: format!(
+                    "{} target columns for {} samples",
+                    targets.ncols(),
+                    inputs.ncols()
+                ),
             });
         }
         for j in 0..targets.ncols() {
@@ -176,14 +180,17 @@ impl<T: Float> Dataset<T> {
                 detail: format!("sample index {bad} is out of range for {n} samples"),
             });
         }
-        let inputs = Mat::from_fn(self.n_features(), indices.len(), |i, j| self.inputs[(i, indices[j])]);
+        let inputs =
+            Mat::from_fn(self.n_features(), indices.len(), |i, j| self.inputs[(i, indices[j])]);
         let targets = match &self.targets {
             TargetData::Classes { labels, n_classes } => TargetData::Classes {
                 labels: indices.iter().map(|&i| labels[i]).collect(),
                 n_classes: *n_classes,
             },
             TargetData::Matrix(m) => {
-                TargetData::Matrix(Mat::from_fn(m.nrows(), indices.len(), |i, j| m[(i, indices[j])]))
+                TargetData::Matrix(Mat::from_fn(m.nrows(), indices.len(), |i, j| {
+                    m[(i, indices[j])]
+                }))
             }
         };
         Ok(Dataset { inputs, targets })
@@ -257,7 +264,11 @@ impl<T: Float> Batch<T> {
     pub fn gather(&mut self, data: &Dataset<T>, indices: &[usize]) -> Result<(), Error> {
         if indices.len() > self.x.ncols() {
             return Err(Error::TargetShape {
-                detail: format!("{} samples for a batch of capacity {}", indices.len(), self.x.ncols()),
+                detail: format!(
+                    "{} samples for a batch of capacity {}",
+                    indices.len(),
+                    self.x.ncols()
+                ),
             });
         }
         if data.n_features() != self.x.nrows() {

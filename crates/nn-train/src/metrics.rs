@@ -147,7 +147,8 @@ pub fn in_top_k<T: Float>(scores: &[T], label: usize, k: usize) -> bool {
     let Some(&s) = scores.get(label) else {
         return false;
     };
-    let better = scores.iter().enumerate().filter(|&(i, &v)| v > s || (v == s && i < label)).count();
+    let better =
+        scores.iter().enumerate().filter(|&(i, &v)| v > s || (v == s && i < label)).count();
     better < k
 }
 
@@ -210,7 +211,11 @@ pub fn evaluate<T: Float>(
                     if let Some(c) = confusion.as_mut() {
                         c.add(labels[i], predicted)?;
                     }
-                    let hit = if n_out == 1 { predicted == labels[i] } else { in_top_k(col, labels[i], 5) };
+                    let hit = if n_out == 1 {
+                        predicted == labels[i]
+                    } else {
+                        in_top_k(col, labels[i], 5)
+                    };
                     top5 += u64::from(hit);
                 }
             }
@@ -248,7 +253,8 @@ mod tests {
     fn confusion_matrix_metrics() {
         // truth:     0 0 0 1 1 2
         // predicted: 0 0 1 1 2 2
-        let m = ConfusionMatrix::from_predictions(&[0, 0, 0, 1, 1, 2], &[0, 0, 1, 1, 2, 2], 3).unwrap();
+        let m =
+            ConfusionMatrix::from_predictions(&[0, 0, 0, 1, 1, 2], &[0, 0, 1, 1, 2, 2], 3).unwrap();
         assert_eq!(m.total(), 6);
         assert_eq!(m.accuracy(), 4.0 / 6.0);
         let c1 = m.class_metrics(1);

@@ -418,7 +418,7 @@ impl<T: Float> Optimizer<T> {
     /// column after contiguous column.
     ///
     /// # Errors
-    /// [`Error::InvalidHyperparameter`] unless `lr` is finite and > 0;
+    /// [`Error::InvalidHyperparameter`] unless `lr` is finite and ≥ 0;
     /// [`Error::StateMismatch`] if `net` or `grads` do not have the layer shapes this optimizer
     /// was built for. On error nothing is changed.
     pub fn step(
@@ -427,7 +427,8 @@ impl<T: Float> Optimizer<T> {
         grads: &Gradients<T>,
         lr: f64,
     ) -> Result<(), Error> {
-        check_param("learning_rate", lr, "a finite number > 0", |v| v > 0.0)?;
+        // 0 is allowed: a schedule may end there (cosine annealing to η_min = 0).
+        check_param("learning_rate", lr, "a finite number ≥ 0", |v| v >= 0.0)?;
         self.check_shapes(net, grads)?;
         let t = self.step.saturating_add(1);
         let rule = Rule::new(&self.config, lr, t);

@@ -8,12 +8,12 @@ use nn_core::{Dropout, Float, Gradients, Network, Par, Targets, Workspace};
 use nn_linalg::MatRef;
 use rayon::prelude::*;
 
+use crate::Error;
 use crate::data::{Batch, Dataset};
 use crate::error::check_param;
 use crate::metrics::{Evaluation, evaluate};
 use crate::optim::{Optimizer, OptimizerConfig, OptimizerState, clip_grad_norm};
 use crate::schedule::{LrScheduler, Schedule, ScheduleState};
-use crate::Error;
 
 /// How a training step uses several threads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -169,7 +169,9 @@ impl TrainConfig {
         check_param("batch_size", self.batch_size as f64, "at least 1", |v| v >= 1.0)?;
         check_param("learning_rate", self.learning_rate, "a finite number > 0", |v| v > 0.0)?;
         check_param("n_shards", self.n_shards as f64, "at least 1", |v| v >= 1.0)?;
-        check_param("n_threads", self.n_threads as f64, "1 to 1024", |v| (1.0..=1024.0).contains(&v))?;
+        check_param("n_threads", self.n_threads as f64, "1 to 1024", |v| {
+            (1.0..=1024.0).contains(&v)
+        })?;
         check_param("eval_batch_size", self.eval_batch_size as f64, "at least 1", |v| v >= 1.0)?;
         if let Some(c) = self.clip_norm {
             check_param("clip_norm", c, "a finite number > 0", |v| v > 0.0)?;
@@ -179,10 +181,12 @@ impl TrainConfig {
         }
         if let Some(e) = self.early_stopping {
             check_param("early_stopping patience", e.patience as f64, "at least 1", |v| v >= 1.0)?;
-            check_param("early_stopping min_delta", e.min_delta, "a finite number ≥ 0", |v| v >= 0.0)?;
+            check_param("early_stopping min_delta", e.min_delta, "a finite number ≥ 0", |v| {
+                v >= 0.0
+            })?;
         }
         self.optimizer.validate()?;
-        LrScheduler::new(self.learning_rate, self.schedule.clone())?;
+        LrScheduler::new(self.learning_rate, self.schedule)?;
         Ok(())
     }
 
@@ -296,7 +300,12 @@ pub struct EarlyStoppingState<T> {
 
 impl<T> Default for EarlyStoppingState<T> {
     fn default() -> Self {
-        EarlyStoppingState { best_loss: f64::INFINITY, best_epoch: None, bad_epochs: 0, best_params: None }
+        EarlyStoppingState {
+            best_loss: f64::INFINITY,
+            best_epoch: None,
+            bad_epochs: 0,
+            best_params: None,
+        }
     }
 }
 
@@ -414,8 +423,8 @@ impl<T: Float> Trainer<T> {
     pub fn new(net: &Network<T>, config: TrainConfig) -> Result<Self, Error> {
         config.validate()?;
         let dropout = config.dropout_for(net)?;
-        let optimizer = Optimizer::new(config.optimizer.clone(), net)?;
-        let scheduler = LrScheduler::new(config.learning_rate, config.schedule.clone())?;
+        let optimizer = Optimizer::new(config.optimizer, net)?;
+        let scheduler = LrScheduler::new(config.learning_rate, config.schedule)?;
         let pool = if config.n_threads > 1 {
             Some(rayon::ThreadPoolBuilder::new().num_threads(config.n_threads).build().map_err(
                 |e| Error::ThreadPool { n_threads: config.n_threads, detail: e.to_string() },
@@ -461,13 +470,16 @@ impl<T: Float> Trainer<T> {
     /// # Errors
     /// Those of [`Trainer::new`], and [`Error::StateMismatch`] if the state does not fit the
     /// network or the configuration.
-    pub fn resume(net: &Network<T>, config: TrainConfig, state: TrainerState<T>) -> Result<Self, Error> {
+    pub fn resume(
+        net: &Network<T>,
+        config: TrainConfig,
+        state: TrainerState<T>,
+    ) -> Result<Self, Error> {
         let mut trainer = Trainer::new(net, config)?;
-        trainer.optimizer =
-            Optimizer::from_state(trainer.config.optimizer.clone(), net, state.optimizer)?;
+        trainer.optimizer = Optimizer::from_state(trainer.config.optimizer, net, state.optimizer)?;
         trainer.scheduler = LrScheduler::from_state(
             trainer.config.learning_rate,
-            trainer.config.schedule.clone(),
+            trainer.config.schedule,
             state.schedule,
         )?;
         if let Some(best) = &state.early_stopping.best_params {
@@ -475,7 +487,9 @@ impl<T: Float> Trainer<T> {
             let found: Vec<usize> = best.iter().map(Vec::len).collect();
             if expected != found {
                 return Err(Error::StateMismatch {
-                    detail: format!("best parameters of sizes {found:?}, the network has {expected:?}"),
+                    detail: format!(
+                        "best parameters of sizes {found:?}, the network has {expected:?}"
+                    ),
                 });
             }
         }
@@ -593,7 +607,8 @@ impl<T: Float> Trainer<T> {
                         frozen.forward_into(xs, &mut shard.ws)?;
                     }
                     let correct = count_correct(frozen, &shard.ws, &ts);
-                    let loss = frozen.backward_shard_into(xs, ts, &mut shard.ws, &mut shard.grads, b)?;
+                    let loss =
+                        frozen.backward_shard_into(xs, ts, &mut shard.ws, &mut shard.grads, b)?;
                     Ok((loss.to_f64(), correct))
                 })()
             };
@@ -623,7 +638,11 @@ impl<T: Float> Trainer<T> {
             None
         };
         if let Some(what) = bad {
-            return Err(Error::NonFiniteLoss { epoch: self.epoch, batch_idx: self.batch_idx, what });
+            return Err(Error::NonFiniteLoss {
+                epoch: self.epoch,
+                batch_idx: self.batch_idx,
+                what,
+            });
         }
         if let Some(max_norm) = self.config.clip_norm {
             clip_grad_norm(&mut self.total, max_norm)?;
@@ -641,7 +660,11 @@ impl<T: Float> Trainer<T> {
     ///
     /// # Errors
     /// Those of [`Trainer::step`], and [`Error::EmptyDataset`].
-    pub fn run_epoch(&mut self, net: &mut Network<T>, data: &Dataset<T>) -> Result<EpochReport, Error> {
+    pub fn run_epoch(
+        &mut self,
+        net: &mut Network<T>,
+        data: &Dataset<T>,
+    ) -> Result<EpochReport, Error> {
         self.run_epoch_observed(net, data, &mut |_| Control::Continue).map(|(r, _)| r)
     }
 
@@ -673,9 +696,9 @@ impl<T: Float> Trainer<T> {
         for (batch_idx, chunk) in perm.chunks(bs).enumerate() {
             self.batch_idx = batch_idx;
             let learning_rate = self.scheduler.lr();
-            let step = batch.gather(data, chunk).and_then(|()| {
-                self.step_counted(net, batch.inputs(), batch.targets())
-            });
+            let step = batch
+                .gather(data, chunk)
+                .and_then(|()| self.step_counted(net, batch.inputs(), batch.targets()));
             let (loss, c) = match step {
                 Ok(v) => v,
                 Err(e) => {
@@ -686,7 +709,8 @@ impl<T: Float> Trainer<T> {
             loss_sum += loss * chunk.len() as f64;
             correct += c;
             tracing::trace!(batch = batch_idx, loss, learning_rate, "batch");
-            let report = BatchReport { epoch: self.epoch, batch_idx, n_batches, loss, learning_rate };
+            let report =
+                BatchReport { epoch: self.epoch, batch_idx, n_batches, loss, learning_rate };
             if on_batch(&report) == Control::Stop {
                 control = Control::Stop;
                 break;
@@ -735,7 +759,7 @@ impl<T: Float> Trainer<T> {
             }
             let monitored =
                 epoch_report.validation.as_ref().map_or(epoch_report.train_loss, |v| v.loss);
-            self.scheduler.on_epoch_end(Some(monitored));
+            self.scheduler.on_epoch_end(Some(monitored))?;
             tracing::info!(
                 epoch = epoch_report.epoch,
                 train_loss = epoch_report.train_loss,
@@ -753,8 +777,9 @@ impl<T: Float> Trainer<T> {
                     self.early.best_epoch = Some(self.epoch);
                     self.early.bad_epochs = 0;
                     if es.restore_best {
-                        self.early.best_params =
-                            Some(net.layers().iter().map(nn_core::Dense::theta_col_major).collect());
+                        self.early.best_params = Some(
+                            net.layers().iter().map(nn_core::Dense::theta_col_major).collect(),
+                        );
                     }
                 } else {
                     self.early.bad_epochs += 1;
@@ -767,14 +792,19 @@ impl<T: Float> Trainer<T> {
             report.best_epoch = self.early.best_epoch;
             if stop {
                 report.stopped_early = true;
-                tracing::info!(epoch = self.epoch - 1, best_epoch = self.early.best_epoch, "early stop");
+                tracing::info!(
+                    epoch = self.epoch - 1,
+                    best_epoch = self.early.best_epoch,
+                    "early stop"
+                );
             }
-            let last = self.history.last().cloned();
-            if let Some(last) = last {
-                if observer.on_epoch(&last, net, self) == Control::Stop || control == Control::Stop {
-                    report.stopped_by_observer = true;
-                    stop = true;
-                }
+            let observer_stop = match self.history.last().cloned() {
+                Some(last) => observer.on_epoch(&last, net, self) == Control::Stop,
+                None => false,
+            };
+            if observer_stop || control == Control::Stop {
+                report.stopped_by_observer = true;
+                stop = true;
             }
             if stop {
                 break;

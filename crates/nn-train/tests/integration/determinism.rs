@@ -54,7 +54,9 @@ fn sharded_step_equals_the_unsharded_step_in_f64() {
     let mut updates = Vec::new();
     for shards in [1, 3, 5] {
         let mut net = start.clone();
-        let config = TrainConfig::new(37, 1.0, OptimizerConfig::sgd(0.0)).with_shards(shards).with_threads(2);
+        let config = TrainConfig::new(37, 1.0, OptimizerConfig::sgd(0.0))
+            .with_shards(shards)
+            .with_threads(2);
         let mut trainer = Trainer::new(&net, config).unwrap();
         trainer.step(&mut net, data.inputs(), data.targets()).unwrap();
         // With plain SGD and lr = 1, θ_before − θ_after is the gradient.
@@ -79,10 +81,19 @@ fn sharded_step_equals_the_unsharded_step_in_f64() {
 fn resuming_from_the_state_continues_bit_identically() {
     let data = blobs::<f32>(90, 5, 3, 1);
     let schedule = Schedule::Cosine { t_max_epochs: 4, eta_min: 1e-4 };
-    let make = || TrainConfig::new(16, 0.02, OptimizerConfig::adamw(0.01)).with_epochs(4).with_dropout(0.1).with_schedule(schedule.clone()).with_seed(3);
+    let make = || {
+        TrainConfig::new(16, 0.02, OptimizerConfig::adamw(0.01))
+            .with_epochs(4)
+            .with_dropout(0.1)
+            .with_schedule(schedule)
+            .with_seed(3)
+    };
     let mut straight = classifier::<f32>(&[5, 10, 3], Activation::Gelu, 9);
     let mut resumed = straight.clone();
-    Trainer::new(&straight, make()).unwrap().fit(&mut straight, &data, None, &mut NoObserver).unwrap();
+    Trainer::new(&straight, make())
+        .unwrap()
+        .fit(&mut straight, &data, None, &mut NoObserver)
+        .unwrap();
 
     let mut first = Trainer::new(&resumed, make().with_epochs(2)).unwrap();
     first.fit(&mut resumed, &data, None, &mut NoObserver).unwrap();

@@ -512,7 +512,7 @@ fn bad_hyperparameters_are_errors() {
     let grads = grads_at(0);
     let mut opt = Optimizer::new(OptimizerConfig::sgd(0.9), &net).unwrap();
     let before = net.clone();
-    for lr in [0.0, -0.1, f64::NAN, f64::INFINITY] {
+    for lr in [-0.1, f64::NAN, f64::INFINITY] {
         assert_eq!(invalid_name(opt.step(&mut net, &grads, lr)), Some("learning_rate"));
     }
     assert_eq!(net, before);

@@ -20,11 +20,16 @@ pub(crate) fn classifier<T: Float>(sizes: &[usize], hidden: Activation, seed: u6
 }
 
 /// Gaussian-ish blobs: `n` samples of `n_features` features in `n_classes` classes.
-pub(crate) fn blobs<T: Float>(n: usize, n_features: usize, n_classes: usize, seed: u64) -> Dataset<T> {
+pub(crate) fn blobs<T: Float>(
+    n: usize,
+    n_features: usize,
+    n_classes: usize,
+    seed: u64,
+) -> Dataset<T> {
     let mut r = rng(seed);
     let labels: Vec<usize> = (0..n).map(|k| k % n_classes).collect();
     let x = Mat::<T>::from_fn(n_features, n, |i, j| {
-        let center = if (i + labels[j]) % n_classes == 0 { 1.5 } else { -0.5 };
+        let center = if (i + labels[j]).is_multiple_of(n_classes) { 1.5 } else { -0.5 };
         T::from_f64(center + uniform_f64(&mut r) - 0.5)
     });
     Dataset::classification(x, labels, n_classes).unwrap()
@@ -51,5 +56,5 @@ pub(crate) fn spirals(n_per_arm: usize) -> Dataset<f32> {
 
 /// Every parameter's bits, layer after layer.
 pub(crate) fn bits<T: Float>(net: &Network<T>) -> Vec<u64> {
-    net.layers().iter().flat_map(|l| l.theta_col_major()).map(Float::to_bits_u64).collect()
+    net.layers().iter().flat_map(nn_core::Dense::theta_col_major).map(Float::to_bits_u64).collect()
 }

@@ -365,6 +365,8 @@ struct Shard<T: Float> {
     grads: Gradients<T>,
     /// This shard's part of the last step: (loss share, samples classified right).
     result: Result<(f64, usize), Error>,
+    /// The number of samples it had in the last step (0: its gradient buffer is stale).
+    len: usize,
 }
 
 /// Runs training steps and epochs on a network it does not own; owns the per-shard buffers, the
@@ -372,8 +374,8 @@ struct Shard<T: Float> {
 pub struct Trainer<T: Float> {
     config: TrainConfig,
     pool: Option<rayon::ThreadPool>,
+    /// At least one; shard 0's gradient buffer also holds the sum over the shards.
     shards: Vec<Shard<T>>,
-    total: Gradients<T>,
     optimizer: Optimizer<T>,
     scheduler: LrScheduler,
     dropout: Dropout,
@@ -443,6 +445,7 @@ impl<T: Float> Trainer<T> {
                     ws: Workspace::for_network(net, capacity)?.with_par(par),
                     grads: Gradients::zeros_like(net),
                     result: Ok((0.0, 0)),
+                    len: 0,
                 })
             })
             .collect::<Result<Vec<_>, nn_core::Error>>()?;
@@ -451,7 +454,6 @@ impl<T: Float> Trainer<T> {
             config,
             pool,
             shards,
-            total: Gradients::zeros_like(net),
             optimizer,
             scheduler,
             dropout,
@@ -594,6 +596,7 @@ impl<T: Float> Trainer<T> {
             let (base, rem) = (b / n_shards, b % n_shards);
             let len = base + usize::from(i < rem);
             let start = i * base + i.min(rem);
+            shard.len = len;
             shard.result = if len == 0 {
                 Ok((0.0, 0))
             } else {
@@ -620,34 +623,35 @@ impl<T: Float> Trainer<T> {
             Some(pool) => pool.install(|| self.shards.iter_mut().enumerate().for_each(run)),
             None => self.shards.iter_mut().enumerate().for_each(run),
         }
-        // Sum in shard order, after all shards finished: the same bits for any thread count.
-        self.total.fill_zero();
+        // Sum in shard order into shard 0's buffers, after all shards finished: the same bits for
+        // any thread count.
         let (mut loss, mut correct) = (0.0, 0);
         for shard in &self.shards {
             let (l, c) = shard.result.clone()?;
             loss += l;
             correct += c;
-            self.total.add_assign(&shard.grads)?;
         }
-        loss += net.add_l2_into(&mut self.total, b)?.to_f64();
+        let (first, rest) = self.shards.split_at_mut(1);
+        let total = &mut first[0].grads;
+        // Shard 0 is never empty (it gets the first sample); empty shards hold stale buffers.
+        for shard in rest.iter().filter(|s| s.len > 0) {
+            total.add_assign(&shard.grads)?;
+        }
+        loss += net.add_l2_into(total, b)?.to_f64();
         let bad = if !loss.is_finite() {
             Some("loss")
-        } else if !self.total.is_finite() {
+        } else if !total.is_finite() {
             Some("gradient")
         } else {
             None
         };
         if let Some(what) = bad {
-            return Err(Error::NonFiniteLoss {
-                epoch: self.epoch,
-                batch_idx: self.batch_idx,
-                what,
-            });
+            return Err(Error::NonFiniteLoss { epoch: self.epoch, batch_idx: self.batch_idx, what });
         }
         if let Some(max_norm) = self.config.clip_norm {
-            clip_grad_norm(&mut self.total, max_norm)?;
+            clip_grad_norm(total, max_norm)?;
         }
-        self.optimizer.step(net, &self.total, self.scheduler.lr())?;
+        self.optimizer.step(net, total, self.scheduler.lr())?;
         self.scheduler.on_step();
         self.step += 1;
         Ok((loss, correct))

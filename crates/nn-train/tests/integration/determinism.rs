@@ -116,3 +116,27 @@ fn partial_last_batch_is_kept() {
     assert_eq!(trainer.n_steps(), 3);
     let _ = Mat::<f64>::zeros(1, 1);
 }
+
+#[test]
+fn batches_smaller_than_the_shard_count_use_only_the_non_empty_shards() {
+    // A batch of 2 samples on 5 shards, after a full batch: the 3 idle shards must not add the
+    // gradients they computed in the previous step.
+    let data = blobs::<f64>(12, 3, 2, 6);
+    let start = classifier::<f64>(&[3, 4, 2], Activation::Tanh, 3);
+    let run = |shards: usize| {
+        let mut net = start.clone();
+        let config = TrainConfig::new(10, 0.5, OptimizerConfig::sgd(0.0)).with_shards(shards);
+        let mut trainer = Trainer::new(&net, config).unwrap();
+        let first = data.head(10);
+        trainer.step(&mut net, first.inputs(), first.targets()).unwrap();
+        let last = data.subset(&[10, 11]).unwrap();
+        trainer.step(&mut net, last.inputs(), last.targets()).unwrap();
+        net
+    };
+    let (one, five) = (run(1), run(5));
+    for (a, b) in one.layers().iter().zip(five.layers()) {
+        for (x, y) in a.theta_col_major().iter().zip(b.theta_col_major()) {
+            assert!((x - y).abs() <= 1e-12 * x.abs().max(1e-3), "{x} vs {y}");
+        }
+    }
+}

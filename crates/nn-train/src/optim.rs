@@ -51,7 +51,7 @@ use std::ops::Range;
 use std::str::FromStr;
 
 use nn_core::{Gradients, Network};
-use nn_linalg::{Float, cols, cols_mut};
+use nn_linalg::{Float, MatMut, MatRef, cols, cols_mut};
 
 use crate::Error;
 use crate::error::check_param;
@@ -432,25 +432,19 @@ impl<T: Float> Optimizer<T> {
         self.check_shapes(net, grads)?;
         let t = self.step.saturating_add(1);
         let rule = Rule::new(&self.config, lr, t);
+        // Inside a rayon pool (the trainer's), the columns are updated in parallel; the update is
+        // element-wise, so the result is the same bits either way.
+        let parallel = rayon::current_thread_index().is_some();
         for (layer_idx, (layer, buf)) in
             net.layers_mut().iter_mut().zip(&mut self.layers).enumerate()
         {
-            // `check_shapes` has verified that the gradient exists and has contiguous columns.
-            let Some(mut grad_cols) = grads.layer(layer_idx).and_then(cols) else {
+            let Some(grad) = grads.layer(layer_idx) else {
                 return Err(layout_error(layer_idx));
             };
             let Buffers { n_rows, momentum, exp_avg, exp_avg_sq, .. } = buf;
-            let n_rows = *n_rows;
-            cols_mut(layer.theta_mut(), |j, theta| {
-                let Some(grad) = grad_cols.next() else { return };
-                let range = j * n_rows..(j + 1) * n_rows;
-                // R1: weight decay (coupled or decoupled) never applies to the bias column 0.
-                let decay = j > 0;
-                let bufs =
-                    [slice(momentum, &range), slice(exp_avg, &range), slice(exp_avg_sq, &range)];
-                rule.update(decay, theta, grad, bufs);
-            })
-            .map_err(|e| Error::Core(e.into()))?;
+            let bufs = [momentum.as_mut_slice(), exp_avg.as_mut_slice(), exp_avg_sq.as_mut_slice()];
+            update_columns(rule, layer.theta_mut(), grad, *n_rows, 0, bufs, parallel)
+                .map_err(|e| Error::Core(e.into()))?;
         }
         self.step = t;
         Ok(())
@@ -492,6 +486,70 @@ impl<T: Float> Optimizer<T> {
         }
         Ok(())
     }
+}
+
+/// Columns below which a parallel update is not split further.
+const MIN_PARALLEL_COLS: usize = 32;
+
+/// Applies `rule` to columns `first_col..` of one layer: `theta` and `grad` are views of those
+/// columns, `bufs` the matching parts of the state (each empty, or `n_rows` values per column).
+/// With `parallel`, halves the columns recursively with `rayon::join` on the current pool.
+fn update_columns<T: Float>(
+    rule: Rule<T>,
+    theta: MatMut<'_, T>,
+    grad: MatRef<'_, T>,
+    n_rows: usize,
+    first_col: usize,
+    bufs: [&mut [T]; 3],
+    parallel: bool,
+) -> Result<(), nn_linalg::ShapeError> {
+    let n_cols = theta.ncols();
+    if parallel && n_cols >= 2 * MIN_PARALLEL_COLS && n_rows * n_cols >= 1 << 14 {
+        let mid = n_cols / 2;
+        let (theta_l, theta_r) = theta.split_at_col_mut(mid);
+        let (grad_l, grad_r) = grad.split_at_col(mid);
+        let [m, ea, eas] = bufs;
+        let at = mid * n_rows;
+        let ((m_l, m_r), (ea_l, ea_r), (eas_l, eas_r)) =
+            (split_buffer(m, at), split_buffer(ea, at), split_buffer(eas, at));
+        let (left, right) = rayon::join(
+            || update_columns(rule, theta_l, grad_l, n_rows, first_col, [m_l, ea_l, eas_l], true),
+            || {
+                update_columns(
+                    rule,
+                    theta_r,
+                    grad_r,
+                    n_rows,
+                    first_col + mid,
+                    [m_r, ea_r, eas_r],
+                    true,
+                )
+            },
+        );
+        return left.and(right);
+    }
+    let Some(mut grad_cols) = cols(grad) else {
+        return Err(nn_linalg::ShapeError {
+            op: "optimizer step",
+            operand: "gradient layout (contiguous columns)",
+            expected: nn_linalg::Shape { rows: n_rows, cols: n_cols },
+            found: nn_linalg::Shape::of(grad),
+        });
+    };
+    let [momentum, exp_avg, exp_avg_sq] = bufs;
+    cols_mut(theta, |j, theta| {
+        let Some(grad) = grad_cols.next() else { return };
+        let range = j * n_rows..(j + 1) * n_rows;
+        // R1: weight decay (coupled or decoupled) never applies to the bias column 0.
+        let decay = first_col + j > 0;
+        let bufs = [slice(momentum, &range), slice(exp_avg, &range), slice(exp_avg_sq, &range)];
+        rule.update(decay, theta, grad, bufs);
+    })
+}
+
+/// A state buffer split at `at`, or two empty slices for a buffer the rule does not keep.
+fn split_buffer<T>(b: &mut [T], at: usize) -> (&mut [T], &mut [T]) {
+    if b.is_empty() { (&mut [], &mut []) } else { b.split_at_mut(at.min(b.len())) }
 }
 
 fn layout_error(layer_idx: usize) -> Error {

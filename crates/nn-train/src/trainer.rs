@@ -564,7 +564,22 @@ impl<T: Float> Trainer<T> {
         x: MatRef<'_, T>,
         targets: Targets<'_, T>,
     ) -> Result<f64, Error> {
-        self.step_counted(net, x, targets).map(|(loss, _)| loss)
+        self.in_pool(|t| t.step_counted(net, x, targets)).map(|(loss, _)| loss)
+    }
+
+    /// Runs `f` on the trainer's pool, if it has one: the shards and the optimizer then use its
+    /// threads through work stealing, without touching rayon's global pool. Entering a pool from
+    /// outside queues a job (rayon's injector allocates a block every 63 jobs), so it is done
+    /// once per step or epoch, never per shard.
+    fn in_pool<R: Send>(&mut self, f: impl FnOnce(&mut Self) -> R + Send) -> R {
+        match self.pool.take() {
+            Some(pool) => {
+                let result = pool.install(|| f(self));
+                self.pool = Some(pool);
+                result
+            }
+            None => f(self),
+        }
     }
 
     fn step_counted(
@@ -616,12 +631,11 @@ impl<T: Float> Trainer<T> {
                 })()
             };
         };
-        match &self.pool {
-            Some(pool) if n_shards > 1 => {
-                pool.install(|| self.shards.par_iter_mut().enumerate().for_each(run));
-            }
-            Some(pool) => pool.install(|| self.shards.iter_mut().enumerate().for_each(run)),
-            None => self.shards.iter_mut().enumerate().for_each(run),
+        // Callers enter the trainer's pool (`in_pool`) once per step or epoch, not per shard.
+        if n_shards > 1 && rayon::current_thread_index().is_some() {
+            self.shards.par_iter_mut().enumerate().for_each(run);
+        } else {
+            self.shards.iter_mut().enumerate().for_each(run);
         }
         // Sum in shard order into shard 0's buffers, after all shards finished: the same bits for
         // any thread count.
@@ -646,11 +660,16 @@ impl<T: Float> Trainer<T> {
             None
         };
         if let Some(what) = bad {
-            return Err(Error::NonFiniteLoss { epoch: self.epoch, batch_idx: self.batch_idx, what });
+            return Err(Error::NonFiniteLoss {
+                epoch: self.epoch,
+                batch_idx: self.batch_idx,
+                what,
+            });
         }
         if let Some(max_norm) = self.config.clip_norm {
             clip_grad_norm(total, max_norm)?;
         }
+        // In the pool, the element-wise update runs on its threads (same bits).
         self.optimizer.step(net, total, self.scheduler.lr())?;
         self.scheduler.on_step();
         self.step += 1;
@@ -676,7 +695,16 @@ impl<T: Float> Trainer<T> {
         &mut self,
         net: &mut Network<T>,
         data: &Dataset<T>,
-        on_batch: &mut dyn FnMut(&BatchReport) -> Control,
+        on_batch: &mut (dyn FnMut(&BatchReport) -> Control + Send),
+    ) -> Result<(EpochReport, Control), Error> {
+        self.in_pool(|t| t.run_epoch_in_pool(net, data, on_batch))
+    }
+
+    fn run_epoch_in_pool(
+        &mut self,
+        net: &mut Network<T>,
+        data: &Dataset<T>,
+        on_batch: &mut (dyn FnMut(&BatchReport) -> Control + Send),
     ) -> Result<(EpochReport, Control), Error> {
         let n = data.n_samples();
         if n == 0 {
@@ -747,7 +775,7 @@ impl<T: Float> Trainer<T> {
         net: &mut Network<T>,
         train: &Dataset<T>,
         validation: Option<&Dataset<T>>,
-        observer: &mut dyn Observer<T>,
+        observer: &mut (dyn Observer<T> + Send),
     ) -> Result<FitReport, Error> {
         let mut report = FitReport {
             epochs_completed: self.epoch,

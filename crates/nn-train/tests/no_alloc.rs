@@ -50,7 +50,7 @@ fn training_steps_and_epochs_allocate_nothing_after_the_first_batch() {
 
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let n = 300;
-    let x = Mat::<f32>::from_fn(20, n, |_, _| uniform_f64(&mut rng) as f32);
+    let x = Mat::<f32>::from_fn(100, n, |_, _| uniform_f64(&mut rng) as f32);
     let labels: Vec<usize> = (0..n).map(|k| k % 4).collect();
     let data = Dataset::classification(x, labels, 4).unwrap();
     for optimizer in [
@@ -60,9 +60,11 @@ fn training_steps_and_epochs_allocate_nothing_after_the_first_batch() {
         OptimizerConfig::rmsprop(),
     ] {
         for threads in [1, 2] {
-            let mut net: Network<f32> = Network::builder(20, Loss::SoftmaxCrossEntropy)
-                .layer(32, Activation::Relu)
-                .layer(16, Activation::Tanh)
+            // 200 × 101 parameters in the first layer: the optimizer's update is split over
+            // the pool's threads (rayon::join).
+            let mut net: Network<f32> = Network::builder(100, Loss::SoftmaxCrossEntropy)
+                .layer(200, Activation::Relu)
+                .layer(32, Activation::Tanh)
                 .layer(4, Activation::Identity)
                 .l2(1e-4)
                 .build(&mut ChaCha8Rng::seed_from_u64(1))

@@ -30,6 +30,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::fmt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nn::io::{AnyNetwork, Checkpoint, ModelMetadata};
 use nn::linalg::Mat;
@@ -95,6 +96,15 @@ enum ScheduleName {
     OneCycle,
     InvScaling,
     Plateau,
+}
+
+impl fmt::Display for ScheduleName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_possible_value() {
+            Some(v) => f.write_str(v.get_name()),
+            None => write!(f, "{self:?}"),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -472,19 +482,31 @@ fn train_as<T: Float>(args: &TrainArgs) -> Result<()> {
     };
     let Data { train, test, class_names } = load_data::<T>(&args.data)?;
     let n_classes = class_names.len().max(train.n_classes().unwrap_or(0));
-    let train_set = match args.limit_train {
+    // A resumed run trains on the same samples as the run it continues, unless told otherwise.
+    let saved = |key: &str| resumed.as_ref().and_then(|c| c.metadata.extra.get(key).cloned());
+    let limit_train = args.limit_train.or_else(|| saved("limit_train").and_then(|v| v.parse().ok()));
+    let val_split = match saved("val_split").and_then(|v| v.parse::<f64>().ok()) {
+        Some(v) if args.val_split == 0.0 => v,
+        _ => args.val_split,
+    };
+    let train_set = match limit_train {
         Some(0) => bail!("--limit-train must be at least 1"),
         Some(n) => train.head(n),
         None => train,
     };
-    let (train_set, validation) = if args.val_split > 0.0 {
-        let (t, v) = train_set.split_validation(args.val_split, args.seed)?;
+    let (train_set, validation) = if val_split > 0.0 {
+        let (t, v) = train_set.split_validation(val_split, args.seed)?;
         if v.n_samples() == 0 {
-            bail!("--val-split {} leaves no validation sample", args.val_split);
+            bail!("--val-split {val_split} leaves no validation sample");
         }
         (t, Some(v))
     } else {
         (train_set, None)
+    };
+    let schedule_name = match saved("schedule") {
+        Some(name) if args.schedule.is_none() => ScheduleName::from_str(&name, true)
+            .map_err(|e| anyhow!("the checkpoint names an unknown schedule: {e}"))?,
+        _ => s.schedule,
     };
     // Per-epoch metrics: the validation set if there is one, the test set otherwise (for display
     // only: nothing is selected on it).
@@ -493,15 +515,20 @@ fn train_as<T: Float>(args: &TrainArgs) -> Result<()> {
         class_names,
         extra: BTreeMap::from([
             ("data".to_owned(), args.data.data.display().to_string()),
-            ("limit_train".to_owned(), args.limit_train.map_or("all".to_owned(), |n| n.to_string())),
+            ("limit_train".to_owned(), limit_train.map_or("all".to_owned(), |n| n.to_string())),
+            ("val_split".to_owned(), val_split.to_string()),
+            ("schedule".to_owned(), schedule_name.to_string()),
         ]),
     };
-    let steps_per_epoch = train_set.n_samples().div_ceil(s.batch);
     let (mut net, mut trainer) = match resumed {
         Some(ckpt) => {
             let mut config = ckpt.config;
             config.epochs = args.epochs.unwrap_or(config.epochs);
             config.n_threads = args.threads;
+            // The schedule is rebuilt for the (possibly longer) run, exactly as a run started
+            // with this many epochs would have built it.
+            let steps = train_set.n_samples().div_ceil(config.batch_size);
+            config.schedule = schedule(schedule_name, config.epochs, steps);
             if ckpt.network.n_inputs() != train_set.n_features() {
                 bail!(
                     "the checkpoint's network takes {} inputs, the data has {} features",
@@ -514,6 +541,7 @@ fn train_as<T: Float>(args: &TrainArgs) -> Result<()> {
             (ckpt.network, trainer)
         }
         None => {
+            let steps_per_epoch = train_set.n_samples().div_ceil(s.batch);
             let mut b = Network::builder(train_set.n_features(), Loss::SoftmaxCrossEntropy);
             for &n in &s.hidden {
                 b = b.layer(n, s.activation);
@@ -525,7 +553,7 @@ fn train_as<T: Float>(args: &TrainArgs) -> Result<()> {
                 .with_threads(args.threads)
                 .with_shards(args.shards)
                 .with_seed(args.seed)
-                .with_schedule(schedule(s.schedule, s.epochs, steps_per_epoch));
+                .with_schedule(schedule(schedule_name, s.epochs, steps_per_epoch));
             if s.dropout > 0.0 {
                 config = config.with_dropout(s.dropout);
             }
@@ -552,7 +580,7 @@ fn train_as<T: Float>(args: &TrainArgs) -> Result<()> {
         test.n_samples(),
         args.threads
     );
-    let bar = ProgressBar::with_draw_target(Some(steps_per_epoch as u64), ProgressDrawTarget::stderr());
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     if !std::io::stderr().is_terminal() {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }

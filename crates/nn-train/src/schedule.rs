@@ -326,23 +326,19 @@ impl LrScheduler {
                 }
             }
             (_, expected) => {
-                let expected = expected.unwrap_or(base_lr);
-                if (state.lr - expected).abs() > 1e-9 * expected.abs().max(f64::MIN_POSITIVE) {
-                    return mismatch(format!(
-                        "schedule state: learning rate {} at epoch {}, step {}, but the {} \
-                         schedule from {base_lr} gives {expected}",
-                        state.lr,
-                        state.epoch,
-                        state.step,
-                        schedule.name()
-                    ));
-                }
+                // Closed-form schedules: the rate follows from the counters, so it is recomputed
+                // (the same bits as saved when nothing changed), and a run can be resumed with a
+                // longer horizon (a cosine's T_max, say) as if it had been started with it.
                 if state.best.is_some() || state.bad_epochs != 0 || state.cooldown_counter != 0 {
                     return mismatch(format!(
                         "schedule state: plateau counters are set, but the schedule is {}",
                         schedule.name()
                     ));
                 }
+                let mut state = state;
+                state.lr = expected.unwrap_or(base_lr);
+                sched.state = state;
+                return Ok(sched);
             }
         }
         sched.state = state;

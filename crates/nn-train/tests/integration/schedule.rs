@@ -250,9 +250,18 @@ fn from_state_rejects_states_that_do_not_fit() {
     let mut sched = LrScheduler::new(0.1, step).unwrap();
     sched.on_epoch_end(None).unwrap();
     let state = sched.state();
-    // Another base learning rate or schedule gives another learning rate at epoch 1.
-    assert!(is_mismatch(LrScheduler::from_state(0.2, step, state)));
-    assert!(is_mismatch(LrScheduler::from_state(0.1, Schedule::Constant, state)));
+    // A closed-form schedule recomputes its rate from the counters: another base learning rate
+    // or horizon is taken as the new setting, not rejected.
+    assert_eq!(LrScheduler::from_state(0.2, step, state).unwrap().lr(), 0.1);
+    assert_eq!(LrScheduler::from_state(0.1, Schedule::Constant, state).unwrap().lr(), 0.1);
+    let cosine = |t_max_epochs| Schedule::Cosine { t_max_epochs, eta_min: 0.0 };
+    let mut short = LrScheduler::new(1.0, cosine(1)).unwrap();
+    short.on_epoch_end(None).unwrap();
+    assert_eq!(short.lr(), 0.0);
+    let longer = LrScheduler::from_state(1.0, cosine(2), short.state()).unwrap();
+    let mut straight = LrScheduler::new(1.0, cosine(2)).unwrap();
+    straight.on_epoch_end(None).unwrap();
+    assert_eq!(longer.lr().to_bits(), straight.lr().to_bits());
     for lr in [f64::NAN, -0.1, f64::INFINITY] {
         assert!(is_mismatch(LrScheduler::from_state(0.1, step, ScheduleState { lr, ..state })));
     }

@@ -1,4 +1,5 @@
-//! Integration tests of nn-io, built as one binary.
+//! Integration tests of nn-io, built as one binary: the IDX reader, model and checkpoint files,
+//! safetensors export.
 
 #![allow(
     clippy::unwrap_used,
@@ -7,4 +8,12 @@
     reason = "tests: a failure should stop them; exact comparisons are intended"
 )]
 
+#[cfg(feature = "train")]
+mod checkpoint;
+mod fixtures;
+mod format_v1;
 mod idx;
+mod model;
+mod mutations;
+mod safetensors;
+mod support;

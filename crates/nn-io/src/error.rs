@@ -2,11 +2,13 @@
 //!
 //! Every message is complete on its own: it includes the underlying I/O or format error, which
 //! is kept in a field rather than returned by `source()`, so an error chain never repeats it.
+//! Errors about bytes ([`IdxError`], [`CheckpointError`], [`SafetensorsError`]) name no file;
+//! [`Error`] wraps them with the file's path.
 
 use std::io;
 use std::path::PathBuf;
 
-use crate::IdxType;
+use crate::{FileKind, IdxType, Precision};
 
 /// Why some bytes are not a valid IDX array (no file involved: see [`Error::Idx`] for that).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,7 +65,169 @@ pub enum IdxError {
     },
 }
 
-/// Everything that can go wrong when reading IDX files and data sets: each variant names the
+/// Why some bytes are not a valid model file or training checkpoint (no file involved: see
+/// [`Error::Checkpoint`] for that).
+///
+/// The checks run in the order of the variants: the header first, then the checksum, then the
+/// payload's encoding, then the network and training state it describes.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// The bytes do not start with the magic bytes of a model file or a checkpoint.
+    #[error(
+        "not an nn model or checkpoint: expected magic bytes \"NNMODEL\\x00\" or \"NNCKPT\\x00\\x00\", found {}",
+        crate::format::show_bytes(found)
+    )]
+    BadMagic {
+        /// The first (up to 8) bytes.
+        found: Vec<u8>,
+    },
+    /// The format version is not one this build reads: written by a newer version of nn-io
+    /// (or corrupted).
+    #[error(
+        "format version {found} is not supported: this build of nn-io reads versions 1 to {supported} (was the file written by a newer version?)"
+    )]
+    UnsupportedVersion {
+        /// The version in the file.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+    /// The bytes end before the header or the payload that the header declares.
+    #[error("truncated {part}: expected {expected} bytes, found {found}")]
+    Truncated {
+        /// `"header"` or `"payload"`.
+        part: &'static str,
+        /// The length of the whole file that the header (so far) declares.
+        expected: u64,
+        /// The length of the file.
+        found: u64,
+    },
+    /// The bytes go on after the payload that the header declares.
+    #[error("trailing bytes after the payload: expected {expected} bytes, found {found}")]
+    TrailingBytes {
+        /// The length of the whole file that the header declares.
+        expected: u64,
+        /// The length of the file.
+        found: u64,
+    },
+    /// The CRC-32 of the payload is not the one in the header: the file is corrupted.
+    #[error("corrupted: the payload's CRC-32 is {found:08x}, but the header says {expected:08x}")]
+    ChecksumMismatch {
+        /// The checksum in the header.
+        expected: u32,
+        /// The checksum of the payload.
+        found: u32,
+    },
+    /// The payload passed its checksum but does not decode (a bug, or a hand-made file).
+    #[error("cannot decode the payload: {message}")]
+    Decode {
+        /// What the decoder reported.
+        message: String,
+    },
+    /// The value could not be encoded (only with values the format cannot hold).
+    #[error("cannot encode: {message}")]
+    Encode {
+        /// What the encoder reported.
+        message: String,
+    },
+    /// The network in the file is not valid: inconsistent shapes, a non-finite parameter, an
+    /// invalid hyper-parameter. Loaded networks go through the constructors built ones do.
+    #[error("invalid network: {0}")]
+    Invalid(nn_core::Error),
+    /// The training state does not fit the network or the configuration.
+    #[cfg(feature = "train")]
+    #[error("invalid training state: {0}")]
+    InvalidState(nn_train::Error),
+    /// The metadata's class names do not fit the network's outputs.
+    #[error(
+        "{found} class names for a network of {expected} classes: give one name per class, or none"
+    )]
+    ClassNames {
+        /// The number of classes of the network's output.
+        expected: usize,
+        /// The number of names.
+        found: usize,
+    },
+    /// The file holds a network of the other float type.
+    #[error(
+        "the file holds an {found} network, expected {expected} (load it with `load_model` and `cast` it)"
+    )]
+    WrongPrecision {
+        /// The float type asked for.
+        expected: Precision,
+        /// The float type in the file.
+        found: Precision,
+    },
+    /// A model file where a training checkpoint was expected, or the other way round.
+    #[error("this is {found}, expected {expected}")]
+    WrongKind {
+        /// The kind of file asked for.
+        expected: FileKind,
+        /// The kind of file found.
+        found: FileKind,
+    },
+}
+
+/// Why some bytes are not a network in the safetensors layout of [`crate::export_safetensors`]
+/// (no file involved: see [`Error::Safetensors`] for that).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SafetensorsError {
+    /// Not a valid safetensors file at all.
+    #[error("not a valid safetensors file: {message}")]
+    Format {
+        /// What the safetensors reader reported.
+        message: String,
+    },
+    /// A metadata entry is missing or does not parse.
+    #[error("metadata {key:?}: {message}")]
+    Metadata {
+        /// The key, e.g. `"sizes"`.
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A tensor the architecture needs is not in the file.
+    #[error("tensor {name:?} is missing")]
+    MissingTensor {
+        /// Its name, e.g. `"layers.0.weight"`.
+        name: String,
+    },
+    /// The file holds a tensor that the architecture does not have.
+    #[error("unexpected tensor {name:?}: the metadata describes {n_layers} layers")]
+    UnexpectedTensor {
+        /// Its name.
+        name: String,
+        /// The number of layers in the metadata.
+        n_layers: usize,
+    },
+    /// A tensor of another element type than F32 or F64, or than the other tensors.
+    #[error("tensor {name:?} has dtype {found}, expected {expected}")]
+    Dtype {
+        /// Its name.
+        name: String,
+        /// `"F32 or F64"`, or the dtype of the first tensor.
+        expected: String,
+        /// Its dtype.
+        found: String,
+    },
+    /// A tensor whose shape does not fit the layer sizes in the metadata.
+    #[error("tensor {name:?} has shape {found:?}, expected {expected:?}")]
+    Shape {
+        /// Its name.
+        name: String,
+        /// The shape the metadata implies.
+        expected: Vec<usize>,
+        /// Its shape.
+        found: Vec<usize>,
+    },
+    /// The network is not valid (non-finite parameters, an invalid hyper-parameter, ...).
+    #[error("invalid network: {0}")]
+    Invalid(nn_core::Error),
+}
+
+/// Everything that can go wrong when reading or writing files: each variant names the
 /// file, and what was expected and found.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -75,6 +239,30 @@ pub enum Error {
         path: PathBuf,
         /// The operating system's error.
         io: io::Error,
+    },
+    /// The file cannot be written (nothing was replaced: an existing file is left as it was).
+    #[error("cannot write {}: {io}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        io: io::Error,
+    },
+    /// The file is not a valid model file or checkpoint, or its content cannot be saved.
+    #[error("{}: {kind}", path.display())]
+    Checkpoint {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        kind: CheckpointError,
+    },
+    /// The file is not a network in safetensors, or the network cannot be exported.
+    #[error("{}: {kind}", path.display())]
+    Safetensors {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        kind: SafetensorsError,
     },
     /// The file is not a valid IDX file.
     #[error("{}: {kind}", path.display())]

@@ -1,7 +1,16 @@
-//! Files for the `nn` networks: versioned checkpoints, IDX data sets and weight export.
+//! Files for the `nn` networks: crash-safe versioned checkpoints, safetensors weight export and
+//! IDX data sets.
 //!
 //! # What is here
-//! So far, the IDX reader for MNIST-like data sets; checkpoints and weight export come later.
+//! - Model files: [`save_model`] and [`load_model`] (or [`load_model_as`] for a known float
+//!   type): a network (sizes, activations, Θ, loss, L2 penalty, class weights, f32 or f64) and
+//!   its [`ModelMetadata`] (class names, free-form entries), enough to predict.
+//! - Training checkpoints (feature `train`): `save_checkpoint`, `save_checkpoint_rotating` and
+//!   `load_checkpoint` of a `Checkpoint`: a model, the training configuration and the trainer's
+//!   state, enough to resume training bit-identically. [`load_model`] reads the model of a
+//!   checkpoint too.
+//! - [`export_safetensors`] and [`import_safetensors`]: the weights for Python (see
+//!   [below](#safetensors-export)).
 //! - [`parse_idx`], [`decode_idx`] and [`read_idx`]: the IDX format in full (every type code,
 //!   any rank), raw or gzip-compressed, into an [`IdxArray`] of [`IdxData`].
 //! - [`load_folder`]: the usual four-file layout (`train-images-idx3-ubyte`,
@@ -9,6 +18,70 @@
 //!   without `.gz`) into a [`MnistLike`] pair of [`ImageSet`]s, whose
 //!   [`features_f32`](ImageSet::features_f32) are a features × samples matrix in column-major
 //!   order: samples are columns, as everywhere in `nn`.
+//!
+//! Each file function has a bytes-level twin ([`encode_model`], [`decode_model`],
+//! [`decode_model_as`], `encode_checkpoint`, `decode_checkpoint`, [`encode_safetensors`],
+//! [`decode_safetensors`]) whose errors ([`CheckpointError`], [`SafetensorsError`]) name no
+//! file; the file functions wrap them in an [`Error`] that does.
+//!
+//! # Features
+//! - default: no features. Loading and saving models for inference needs neither the trainer
+//!   nor rayon, so none is built.
+//! - `train`: training checkpoints, through `nn-train` (and its `serde` feature).
+//!
+//! # Checkpoint format
+//! Model files (`NNMODEL\0`, by convention `.nnm`) and training checkpoints (`NNCKPT\0\0`,
+//! `.nnc`) share one container:
+//! ```text
+//! offset  size  content
+//! 0       8     magic bytes: "NNMODEL\0" or "NNCKPT\0\0"
+//! 8       4     format version, u32 little-endian: 1
+//! 12      8     payload length in bytes, u64 little-endian
+//! 20      4     CRC-32 (IEEE, as zlib and gzip) of the payload, u32 little-endian
+//! 24      ...   payload: bincode 2 (standard configuration: little-endian, varint integers)
+//! ```
+//! The payload of a model file is a precision byte (0: f32, 1: f64) then the network and
+//! metadata; a checkpoint's starts the same way and goes on with the `TrainConfig` and
+//! `TrainerState`. The encoding is private: it appears in no public type or error.
+//!
+//! Guarantees:
+//! - **Atomic writes.** Every save writes a temporary file in the same folder, flushes it to
+//!   disk, renames it over the target and flushes the folder. A crash or an error at any point
+//!   leaves the old file (or none) in place, never a partial one, and no temporary file after
+//!   an error.
+//! - **Every version readable.** A file written by any released version of this crate loads in
+//!   every later one; `tests/fixtures/` holds a file of each kind and version, loaded by the
+//!   tests. A file of a newer version is a [`CheckpointError::UnsupportedVersion`].
+//! - **Validated loading, no panics.** The header's length is checked against the bytes present
+//!   and the checksum against the payload before anything is decoded; the decoder's limit
+//!   follows the payload's length (at most 4 times it can be allocated for a lying length
+//!   field); the network is rebuilt through `nn-core`'s constructors, so inconsistent shapes and
+//!   non-finite parameters are errors, as is a training state that does not fit the network.
+//!   Any bytes give a typed error or a valid network; they are fuzzed (`fuzz/`).
+//!
+//! # safetensors export
+//! [`export_safetensors`] writes, for each layer `i`, the tensor `layers.{i}.weight` of shape
+//! `[out, in]` (row-major: `W` itself, as PyTorch's `nn.Linear` holds it) and `layers.{i}.bias`
+//! of shape `[out]`, both F32 or F64, with the architecture in the file's metadata: `format`
+//! (`nn`), `sizes` (`784,256,128,10`), `activations` (`relu,relu,identity`), `loss` and `l2`
+//! (and `class_weights` if any). [`import_safetensors`] reads it back and checks it.
+//!
+//! In Python, with numpy:
+//! ```python
+//! from safetensors.numpy import load_file
+//! w = load_file("model.safetensors")
+//! W1, b1 = w["layers.0.weight"], w["layers.0.bias"]   # a1 = g(W1 @ x + b1)
+//! ```
+//! or with PyTorch, one `nn.Linear` per layer:
+//! ```python
+//! import torch
+//! from safetensors.torch import load_file
+//! w = load_file("model.safetensors")
+//! layer0 = torch.nn.Linear(784, 256)                  # in, out
+//! layer0.load_state_dict({"weight": w["layers.0.weight"], "bias": w["layers.0.bias"]})
+//! ```
+//! (a module whose `self.layers` is a `torch.nn.ModuleList` of `nn.Linear` takes the whole
+//! file: `model.load_state_dict(w)`).
 //!
 //! # Hardening
 //! Files are input from users, so nothing in them can make this crate panic or allocate more
@@ -24,7 +97,7 @@
 //!   bytes, [`Error`] for files, which names the file).
 //!
 //! What it deliberately does not do: download data sets, guess formats from file names, print.
-//! It does not depend on the numeric crates: [`ImageSet::features_f32`] hands over a plain
+//! The IDX reader does not need the numeric crates: [`ImageSet::features_f32`] hands over a plain
 //! `Vec<f32>`, which `nn_linalg::MatRef::from_column_major_slice(&x, n_features, n_samples)`
 //! views as a matrix without copying.
 //!
@@ -51,10 +124,26 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod atomic;
+#[cfg(feature = "train")]
+mod checkpoint;
 mod error;
 mod folder;
+mod format;
 mod idx;
+mod model;
+mod weights;
 
-pub use error::{Error, IdxError};
+#[cfg(feature = "train")]
+pub use checkpoint::{
+    Checkpoint, decode_checkpoint, encode_checkpoint, load_checkpoint, save_checkpoint,
+    save_checkpoint_rotating,
+};
+pub use error::{CheckpointError, Error, IdxError, SafetensorsError};
 pub use folder::{FASHION_MNIST_DIR, ImageSet, MnistLike, load_folder, load_image_set};
 pub use idx::{IdxArray, IdxData, IdxType, decode_idx, parse_idx, read_idx};
+pub use model::{
+    AnyNetwork, FileKind, LoadedModel, Model, ModelMetadata, Precision, StoredFloat, decode_model,
+    decode_model_as, encode_model, load_model, load_model_as, save_model,
+};
+pub use weights::{decode_safetensors, encode_safetensors, export_safetensors, import_safetensors};

@@ -1,0 +1,224 @@
+//! The container of model files and training checkpoints: magic bytes, format version, payload
+//! length and CRC-32, then the payload (bincode 2, private to this crate).
+//!
+//! ```text
+//! offset  size  content
+//! 0       8     magic: "NNMODEL\0" (model file) or "NNCKPT\0\0" (training checkpoint)
+//! 8       4     format version, u32 little-endian (1)
+//! 12      8     payload length in bytes, u64 little-endian
+//! 20      4     CRC-32 (IEEE 802.3, as zlib and gzip) of the payload, u32 little-endian
+//! 24      ...   the payload, exactly as long as the header says
+//! ```
+//!
+//! Every check runs before anything is decoded: the magic bytes, the version, the length against
+//! the bytes really present (so a lying header costs nothing), then the checksum.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{CheckpointError, FileKind};
+
+/// The magic bytes of a model file.
+pub(crate) const MODEL_MAGIC: [u8; 8] = *b"NNMODEL\0";
+/// The magic bytes of a training checkpoint.
+pub(crate) const CHECKPOINT_MAGIC: [u8; 8] = *b"NNCKPT\0\0";
+/// The format version this build writes; it reads every version from 1 to this one.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+/// Magic bytes, version, payload length and checksum.
+pub(crate) const HEADER_LEN: usize = 24;
+
+/// The validated content of a container.
+#[derive(Debug)]
+pub(crate) struct Container<'a> {
+    pub(crate) kind: FileKind,
+    /// The format version, between 1 and [`FORMAT_VERSION`]: it selects the payload's decoder.
+    pub(crate) version: u32,
+    pub(crate) payload: &'a [u8],
+}
+
+fn magic(kind: FileKind) -> [u8; 8] {
+    match kind {
+        FileKind::Model => MODEL_MAGIC,
+        FileKind::Checkpoint => CHECKPOINT_MAGIC,
+    }
+}
+
+/// The bytes of a file of `kind` holding `payload`, at the current format version.
+pub(crate) fn seal(kind: FileKind, payload: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
+    bytes.extend_from_slice(&magic(kind));
+    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+/// Checks the header and the checksum of `bytes`, and returns the payload.
+pub(crate) fn open(bytes: &[u8]) -> Result<Container<'_>, CheckpointError> {
+    let found = bytes.len() as u64;
+    // Check the magic bytes on whatever is there, so that a short file of another kind is
+    // reported as such rather than as truncated.
+    let head = bytes.get(..8).unwrap_or(bytes);
+    let kind = [FileKind::Model, FileKind::Checkpoint]
+        .into_iter()
+        .find(|&k| magic(k).starts_with(head))
+        .ok_or_else(|| CheckpointError::BadMagic { found: head.to_vec() })?;
+    let Some((header, payload)) = bytes.split_first_chunk::<HEADER_LEN>() else {
+        return Err(CheckpointError::Truncated {
+            part: "header",
+            expected: HEADER_LEN as u64,
+            found,
+        });
+    };
+    let (_, rest) = header.split_at(8);
+    let (version, rest) = rest.split_at(4);
+    let (len, crc) = rest.split_at(8);
+    let version = u32::from_le_bytes(version.try_into().unwrap_or_default());
+    if !(1..=FORMAT_VERSION).contains(&version) {
+        return Err(CheckpointError::UnsupportedVersion {
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let len = u64::from_le_bytes(len.try_into().unwrap_or_default());
+    let expected = len.saturating_add(HEADER_LEN as u64);
+    if found < expected {
+        return Err(CheckpointError::Truncated { part: "payload", expected, found });
+    }
+    if found > expected {
+        return Err(CheckpointError::TrailingBytes { expected, found });
+    }
+    let crc = u32::from_le_bytes(crc.try_into().unwrap_or_default());
+    let actual = crc32fast::hash(payload);
+    if actual != crc {
+        return Err(CheckpointError::ChecksumMismatch { expected: crc, found: actual });
+    }
+    Ok(Container { kind, version, payload })
+}
+
+/// The bincode configuration of the payload: little-endian, variable-length integers.
+fn config() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+/// Appends `value` to `out` in the payload's encoding.
+pub(crate) fn encode_into<S: Serialize>(
+    value: &S,
+    out: &mut Vec<u8>,
+) -> Result<(), CheckpointError> {
+    let bytes = bincode::serde::encode_to_vec(value, config())
+        .map_err(|e| CheckpointError::Encode { message: e.to_string() })?;
+    out.extend_from_slice(&bytes);
+    Ok(())
+}
+
+/// The largest ratio of decoded to encoded bytes: bincode's limit counts each primitive at its
+/// size in memory (a `u128` is 16 bytes), and a variable-length integer can take a single byte.
+const MAX_EXPANSION: usize = 16;
+
+/// Decodes one value from the start of `bytes`; returns it and the number of bytes it took.
+///
+/// bincode allocates a string's declared length before reading it, up to its decode limit,
+/// which counts every decoded primitive at its size in memory. So the limit follows the input:
+/// [`MAX_EXPANSION`] times its length (which any valid input stays within), rounded up to a
+/// power of 4 because bincode's limit is a const generic. A lying length inside the payload
+/// thus makes the decoder allocate at most 64 times the bytes really there, transiently; other
+/// containers grow only as their elements are decoded (serde preallocates at most 1 MiB).
+pub(crate) fn decode_prefix<D: DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<(D, usize), CheckpointError> {
+    let need = bytes.len().saturating_mul(MAX_EXPANSION);
+    macro_rules! tiers {
+        ($($shift:literal)*) => {$(
+            if need <= 1 << $shift {
+                return decode_limited::<D, { 1 << $shift }>(bytes);
+            }
+        )*};
+    }
+    tiers!(14 16 18 20 22 24 26 28 30);
+    #[cfg(target_pointer_width = "64")]
+    {
+        tiers!(32 34 36 38 40 42 44);
+    }
+    Err(CheckpointError::Decode {
+        message: format!("a payload of {} bytes is more than this build decodes", bytes.len()),
+    })
+}
+
+fn decode_limited<D: DeserializeOwned, const LIMIT: usize>(
+    bytes: &[u8],
+) -> Result<(D, usize), CheckpointError> {
+    bincode::serde::decode_from_slice(bytes, config().with_limit::<LIMIT>())
+        .map_err(|e| CheckpointError::Decode { message: e.to_string() })
+}
+
+/// Decodes `bytes` as exactly one value.
+#[cfg_attr(not(feature = "train"), allow(dead_code, reason = "checkpoints decode this way"))]
+pub(crate) fn decode_exact<D: DeserializeOwned>(bytes: &[u8]) -> Result<D, CheckpointError> {
+    let (value, used) = decode_prefix(bytes)?;
+    check_consumed(bytes.len(), used)?;
+    Ok(value)
+}
+
+/// Checks that a decoder used all `len` bytes of its input.
+pub(crate) fn check_consumed(len: usize, used: usize) -> Result<(), CheckpointError> {
+    if used == len {
+        Ok(())
+    } else {
+        Err(CheckpointError::Decode {
+            message: format!("{} unread bytes after the end of the data", len - used.min(len)),
+        })
+    }
+}
+
+/// Bytes for a message: printable ASCII as is, the rest escaped, in quotes.
+pub(crate) fn show_bytes(bytes: &[u8]) -> String {
+    format!("\"{}\"", bytes.escape_ascii())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_payload_opens() {
+        let bytes = seal(FileKind::Checkpoint, b"abc");
+        assert_eq!(bytes.len(), HEADER_LEN + 3);
+        let c = open(&bytes).unwrap();
+        assert_eq!((c.kind, c.version, c.payload), (FileKind::Checkpoint, 1, &b"abc"[..]));
+    }
+
+    #[test]
+    fn short_inputs_are_bad_magic_or_truncated() {
+        assert!(matches!(open(b""), Err(CheckpointError::Truncated { part: "header", .. })));
+        assert!(matches!(open(b"NNM"), Err(CheckpointError::Truncated { part: "header", .. })));
+        assert!(matches!(open(b"NNX"), Err(CheckpointError::BadMagic { .. })));
+        assert!(matches!(
+            open(b"\x89PNG\r\n\x1a\n0000000000000000"),
+            Err(CheckpointError::BadMagic { .. })
+        ));
+    }
+
+    #[test]
+    fn decode_limits_follow_the_input_length() {
+        // A string that claims 1 MiB in a 6-byte input: the limit refuses it before allocating.
+        let mut bytes = vec![];
+        encode_into(&(1u64 << 20), &mut bytes).unwrap();
+        bytes.push(b'x');
+        assert!(matches!(
+            decode_prefix::<String>(&bytes),
+            Err(CheckpointError::Decode { message }) if message.contains("LimitExceeded")
+        ));
+        let mut ok = vec![];
+        encode_into(&"hello".to_owned(), &mut ok).unwrap();
+        assert_eq!(decode_exact::<String>(&ok).unwrap(), "hello");
+        ok.push(0);
+        assert!(matches!(decode_exact::<String>(&ok), Err(CheckpointError::Decode { .. })));
+    }
+
+    #[test]
+    fn bytes_are_shown_escaped() {
+        assert_eq!(show_bytes(b"NNMODEL\0"), "\"NNMODEL\\x00\"");
+    }
+}

@@ -1,0 +1,19 @@
+//! Integration tests of nn-io, built as one binary: the IDX reader, model and checkpoint files,
+//! safetensors export.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::float_cmp,
+    reason = "tests: a failure should stop them; exact comparisons are intended"
+)]
+
+#[cfg(feature = "train")]
+mod checkpoint;
+mod fixtures;
+mod format_v1;
+mod idx;
+mod model;
+mod mutations;
+mod safetensors;
+mod support;

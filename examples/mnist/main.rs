@@ -30,9 +30,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::fmt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use nn::io::{AnyNetwork, Checkpoint, ModelMetadata};
+use nn::io::{AnyNetwork, Checkpoint, ModelMetadata, StoredFloat};
 use nn::linalg::Mat;
 use nn::net::rng::{ChaCha8Rng, SeedableRng};
 use nn::net::{Activation, Float, Loss, Network};
@@ -42,6 +41,7 @@ use nn::train::{
     BatchReport, Control, Dataset, EarlyStopping, EpochReport, Evaluation, Observer, TrainConfig,
     Trainer, evaluate,
 };
+use std::fmt;
 
 const FASHION_CLASSES: [&str; 10] = [
     "T-shirt/top",
@@ -57,7 +57,10 @@ const FASHION_CLASSES: [&str; 10] = [
 ];
 
 #[derive(Parser, Debug)]
-#[command(version, about = "Train, evaluate and predict with a fully connected network on MNIST-like data")]
+#[command(
+    version,
+    about = "Train, evaluate and predict with a fully connected network on MNIST-like data"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -243,7 +246,8 @@ fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// The data set, as f32 or f64, pixels scaled to [0, 1].
@@ -417,7 +421,7 @@ struct Reporter<'a> {
     error: Option<anyhow::Error>,
 }
 
-impl<T: Float> Observer<T> for Reporter<'_> {
+impl<T: StoredFloat> Observer<T> for Reporter<'_> {
     fn on_batch(&mut self, report: &BatchReport) -> Control {
         if report.batch_idx == 0 {
             self.bar.set_length(report.n_batches as u64);
@@ -428,7 +432,12 @@ impl<T: Float> Observer<T> for Reporter<'_> {
         Control::Continue
     }
 
-    fn on_epoch(&mut self, report: &EpochReport, net: &Network<T>, trainer: &Trainer<T>) -> Control {
+    fn on_epoch(
+        &mut self,
+        report: &EpochReport,
+        net: &Network<T>,
+        trainer: &Trainer<T>,
+    ) -> Control {
         let eval = report.validation.as_ref();
         self.bar.suspend(|| {
             println!(
@@ -462,11 +471,14 @@ impl<T: Float> Observer<T> for Reporter<'_> {
     }
 }
 
-fn train_as<T: Float>(args: &TrainArgs) -> Result<()> {
+fn train_as<T: StoredFloat>(args: &TrainArgs) -> Result<()> {
     let s = settings(args)?;
     for (path, what) in [(Some(&args.save_model), "--save-model"), (Some(&args.plot), "--plot")]
         .into_iter()
-        .chain([(args.save.as_ref(), "--save"), (args.export_safetensors.as_ref(), "--export-safetensors")])
+        .chain([
+            (args.save.as_ref(), "--save"),
+            (args.export_safetensors.as_ref(), "--export-safetensors"),
+        ])
     {
         if let Some(p) = path {
             check_output(p, what)?;
@@ -484,7 +496,8 @@ fn train_as<T: Float>(args: &TrainArgs) -> Result<()> {
     let n_classes = class_names.len().max(train.n_classes().unwrap_or(0));
     // A resumed run trains on the same samples as the run it continues, unless told otherwise.
     let saved = |key: &str| resumed.as_ref().and_then(|c| c.metadata.extra.get(key).cloned());
-    let limit_train = args.limit_train.or_else(|| saved("limit_train").and_then(|v| v.parse().ok()));
+    let limit_train =
+        args.limit_train.or_else(|| saved("limit_train").and_then(|v| v.parse().ok()));
     let val_split = match saved("val_split").and_then(|v| v.parse::<f64>().ok()) {
         Some(v) if args.val_split == 0.0 => v,
         _ => args.val_split,
@@ -546,8 +559,9 @@ fn train_as<T: Float>(args: &TrainArgs) -> Result<()> {
             for &n in &s.hidden {
                 b = b.layer(n, s.activation);
             }
-            let net: Network<T> =
-                b.layer(n_classes, Activation::Identity).build(&mut ChaCha8Rng::seed_from_u64(args.seed))?;
+            let net: Network<T> = b
+                .layer(n_classes, Activation::Identity)
+                .build(&mut ChaCha8Rng::seed_from_u64(args.seed))?;
             let mut config = TrainConfig::new(s.batch, s.lr, s.optimizer)
                 .with_epochs(s.epochs)
                 .with_threads(args.threads)
@@ -605,7 +619,11 @@ fn train_as<T: Float>(args: &TrainArgs) -> Result<()> {
     let report = fit?;
     let seconds = started.elapsed().as_secs_f64();
     if report.stopped_early {
-        println!("early stop after epoch {} (best epoch {})", report.epochs_completed, report.best_epoch.map_or(0, |e| e + 1));
+        println!(
+            "early stop after epoch {} (best epoch {})",
+            report.epochs_completed,
+            report.best_epoch.map_or(0, |e| e + 1)
+        );
     }
     let test_eval = evaluate(&net, &test, 1000)?;
     nn::io::save_model(&args.save_model, &net, &metadata)
@@ -732,9 +750,16 @@ fn eval_as<T: Float>(net: &Network<T>, metadata: ModelMetadata, args: &EvalArgs)
             m.support
         );
     }
-    println!("macro F1 {:.4}, top-5 accuracy {:.4}", confusion.macro_f1(), eval.top5_accuracy.unwrap_or(f64::NAN));
+    println!(
+        "macro F1 {:.4}, top-5 accuracy {:.4}",
+        confusion.macro_f1(),
+        eval.top5_accuracy.unwrap_or(f64::NAN)
+    );
     if let Some(path) = &args.plot {
-        let counts: Vec<u64> = (0..n).flat_map(|t| (0..n).map(move |p| (t, p))).map(|(t, p)| confusion.count(t, p)).collect();
+        let counts: Vec<u64> = (0..n)
+            .flat_map(|t| (0..n).map(move |p| (t, p)))
+            .map(|(t, p)| confusion.count(t, p))
+            .collect();
         plot::save_confusion_matrix(path, &counts, n, &names, "confusion matrix (test set)")
             .with_context(|| format!("cannot write the plot {}", path.display()))?;
         println!("saved the confusion matrix to {}", path.display());
@@ -758,7 +783,11 @@ fn predict(args: &PredictArgs) -> Result<()> {
     }
 }
 
-fn predict_as<T: Float>(net: &Network<T>, metadata: &ModelMetadata, args: &PredictArgs) -> Result<()> {
+fn predict_as<T: Float>(
+    net: &Network<T>,
+    metadata: &ModelMetadata,
+    args: &PredictArgs,
+) -> Result<()> {
     let side = (net.n_inputs() as f64).sqrt().round() as usize;
     if side * side != net.n_inputs() {
         bail!("the model takes {} inputs, which is not a square image", net.n_inputs());
@@ -767,7 +796,11 @@ fn predict_as<T: Float>(net: &Network<T>, metadata: &ModelMetadata, args: &Predi
     let mut inputs: Vec<(String, Vec<T>, Option<usize>)> = Vec::new();
     for path in &args.image {
         let pixels = image::load_grayscale(path, side, side)?;
-        inputs.push((path.display().to_string(), pixels.iter().map(|&p| T::from_f64(f64::from(p) / 255.0)).collect(), None));
+        inputs.push((
+            path.display().to_string(),
+            pixels.iter().map(|&p| T::from_f64(f64::from(p) / 255.0)).collect(),
+            None,
+        ));
     }
     if !args.index.is_empty() {
         let data = load_data::<T>(&args.data)?;
@@ -778,14 +811,19 @@ fn predict_as<T: Float>(net: &Network<T>, metadata: &ModelMetadata, args: &Predi
                 bail!("--index {i} is out of range: the test set has {n} images (0 to {})", n - 1);
             }
             let x = data.test.inputs();
-            inputs.push((format!("test image {i}"), (0..x.nrows()).map(|r| x[(r, i)]).collect(), data.test.labels().map(|l| l[i])));
+            inputs.push((
+                format!("test image {i}"),
+                (0..x.nrows()).map(|r| x[(r, i)]).collect(),
+                data.test.labels().map(|l| l[i]),
+            ));
         }
     }
     let x = Mat::<T>::from_fn(net.n_inputs(), inputs.len(), |r, c| inputs[c].1[r]);
     let proba = net.predict_proba(x.as_ref())?;
     for (k, (name, _, label)) in inputs.iter().enumerate() {
         let col: Vec<f64> = (0..proba.nrows()).map(|r| proba[(r, k)].to_f64()).collect();
-        let predicted = net.class_of(&(0..proba.nrows()).map(|r| proba[(r, k)]).collect::<Vec<_>>());
+        let predicted =
+            net.class_of(&(0..proba.nrows()).map(|r| proba[(r, k)]).collect::<Vec<_>>());
         let class = |c: usize| names.get(c).cloned().unwrap_or_else(|| c.to_string());
         print!("{name}: {} ({:.1} %)", class(predicted), 100.0 * col[predicted]);
         if let Some(l) = label {
@@ -794,7 +832,8 @@ fn predict_as<T: Float>(net: &Network<T>, metadata: &ModelMetadata, args: &Predi
         println!();
         let mut order: Vec<usize> = (0..col.len()).collect();
         order.sort_by(|&a, &b| col[b].total_cmp(&col[a]));
-        let probs: Vec<String> = order.iter().map(|&c| format!("{} {:.4}", class(c), col[c])).collect();
+        let probs: Vec<String> =
+            order.iter().map(|&c| format!("{} {:.4}", class(c), col[c])).collect();
         println!("  {}", probs.join(", "));
     }
     Ok(())

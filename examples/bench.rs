@@ -27,7 +27,13 @@ use nn::linalg::{Mat, Par};
 use nn::net::rng::{ChaCha8Rng, SeedableRng};
 use nn::net::{Activation, Init, Loss, Network, Workspace};
 use nn::train::optim::OptimizerConfig;
-use nn::train::{Dataset, TrainConfig, Trainer, evaluate};
+use nn::train::{Dataset, Parallelism, TrainConfig, Trainer, evaluate};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ParallelismArg {
+    Shards,
+    Faer,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Workload {
@@ -49,6 +55,10 @@ struct Args {
     /// Shards per batch (part of the result; the same for every thread count).
     #[arg(long, default_value_t = 2)]
     shards: usize,
+    /// How training uses the threads: `shards` (bit-identical for any thread count) or `faer`
+    /// (one shard, faer's parallel GEMM inside each large product; not bit-identical).
+    #[arg(long, value_enum, default_value = "shards")]
+    parallelism: ParallelismArg,
     /// Seed of the initialisation and the shuffling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -115,7 +125,11 @@ fn main() -> Result<()> {
                 .with_epochs(args.epochs)
                 .with_threads(args.threads)
                 .with_shards(args.shards)
-                .with_seed(args.seed);
+                .with_seed(args.seed)
+                .with_parallelism(match args.parallelism {
+                    ParallelismArg::Shards => Parallelism::Shards,
+                    ParallelismArg::Faer => Parallelism::FaerGemm,
+                });
             // Warm-up: 10 steps on the first 10 batches, unshuffled; then reset everything.
             {
                 let mut net = initial.clone();

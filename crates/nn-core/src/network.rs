@@ -382,8 +382,12 @@ impl<T: Float> Network<T> {
         }
     }
 
-    /// R1's value `λ/(2B) Σ W²` (weights only), in f64.
-    fn l2_penalty(&self, batch: usize) -> f64 {
+    /// R1's value `λ/(2B) Σ W²` (weights only, never the bias column), in f64; 0 when λ = 0.
+    #[must_use]
+    pub fn l2_penalty(&self, batch: usize) -> f64 {
+        if batch == 0 {
+            return 0.0;
+        }
         if self.l2 == T::ZERO {
             return 0.0;
         }

@@ -274,6 +274,9 @@ fn check(
     if expected == found { Ok(()) } else { Err(ShapeError { op, operand, expected, found }) }
 }
 
+/// Products with fewer multiply-adds than this run sequentially even under [`Par::Threads`].
+pub const PARALLEL_MIN_FLOP: usize = 1 << 21;
+
 /// Matrix product into a caller-provided destination: `dst ← alpha·lhs·rhs` ([`Accum::Replace`])
 /// or `dst ← dst + alpha·lhs·rhs` ([`Accum::Add`]).
 ///
@@ -296,6 +299,11 @@ pub fn gemm_into<T: Float>(
     const OP: &str = "gemm_into";
     check(OP, "rhs rows", Shape { rows: lhs.ncols(), cols: rhs.ncols() }, Shape::of(rhs))?;
     check(OP, "dst", Shape { rows: lhs.nrows(), cols: rhs.ncols() }, Shape::of(dst.as_ref()))?;
+    // faer's parallel GEMM is several times slower than its sequential one on small products
+    // (PEERS.md: a W1 product with a side of 10 runs at 11 instead of 47–75 GFLOP/s), so
+    // `Par::Threads` only parallelises products of at least PARALLEL_MIN_FLOP multiply-adds.
+    let work = lhs.nrows().saturating_mul(lhs.ncols()).saturating_mul(rhs.ncols());
+    let par = if work < PARALLEL_MIN_FLOP { Par::Seq } else { par };
     faer::linalg::matmul::matmul(dst, accum, lhs, rhs, alpha, par.to_faer());
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use nn_core::rng::{ChaCha8Rng, SeedableRng, shuffle};
 use nn_core::{Dropout, Float, Gradients, Network, Par, Targets, Workspace};
-use nn_linalg::MatRef;
+use nn_linalg::{MatMut, MatRef};
 use rayon::prelude::*;
 
 use crate::Error;
@@ -647,25 +647,25 @@ impl<T: Float> Trainer<T> {
         }
         let (first, rest) = self.shards.split_at_mut(1);
         let total = &mut first[0].grads;
-        // Shard 0 is never empty (it gets the first sample); empty shards hold stale buffers.
-        for shard in rest.iter().filter(|s| s.len > 0) {
-            total.add_assign(&shard.grads)?;
+        // One pass: add the other shards into shard 0 (in shard order) and check finiteness,
+        // split over the pool's threads by columns (element-wise: the same bits either way).
+        let parallel = rayon::current_thread_index().is_some();
+        let mut finite = true;
+        for layer_idx in 0..total.n_layers() {
+            if let Some(dst) = total.layer_mut(layer_idx) {
+                finite &= reduce_columns(dst, rest, layer_idx, 0, parallel);
+            }
         }
-        loss += net.add_l2_into(total, b)?.to_f64();
-        let bad = if !loss.is_finite() {
-            Some("loss")
-        } else if !total.is_finite() {
-            Some("gradient")
-        } else {
-            None
-        };
-        if let Some(what) = bad {
+        loss += net.l2_penalty(b);
+        if !loss.is_finite() || !finite {
+            let what = if loss.is_finite() { "gradient" } else { "loss" };
             return Err(Error::NonFiniteLoss {
                 epoch: self.epoch,
                 batch_idx: self.batch_idx,
                 what,
             });
         }
+        net.add_l2_into(total, b)?;
         if let Some(max_norm) = self.config.clip_norm {
             clip_grad_norm(total, max_norm)?;
         }
@@ -864,6 +864,44 @@ impl<T: Float> Trainer<T> {
         }
         Ok(())
     }
+}
+
+/// Adds the gradients of the non-empty shards `rest` into `dst` (shard 0's gradient of layer
+/// `layer_idx`, columns `first_col..`) and tells whether every sum is finite. Inside a rayon pool,
+/// halves the columns recursively with `rayon::join`.
+fn reduce_columns<T: Float>(
+    dst: MatMut<'_, T>,
+    rest: &[Shard<T>],
+    layer_idx: usize,
+    first_col: usize,
+    parallel: bool,
+) -> bool {
+    let n_cols = dst.ncols();
+    if parallel && n_cols >= 64 && dst.nrows() * n_cols >= 1 << 14 {
+        let mid = n_cols / 2;
+        let (left, right) = dst.split_at_col_mut(mid);
+        let (a, b) = rayon::join(
+            || reduce_columns(left, rest, layer_idx, first_col, true),
+            || reduce_columns(right, rest, layer_idx, first_col + mid, true),
+        );
+        return a && b;
+    }
+    let mut finite = true;
+    let outcome = nn_linalg::cols_mut(dst, |j, d| {
+        for shard in rest.iter().filter(|s| s.len > 0) {
+            let src = shard.grads.layer(layer_idx).map(|g| g.subcols(first_col + j, 1));
+            if let Some(src) = src.and_then(nn_linalg::cols).and_then(|mut c| c.next()) {
+                for (x, &y) in d.iter_mut().zip(src) {
+                    *x += y;
+                }
+            }
+        }
+        // A non-short-circuit `&=`: the loop stays a vectorizable and-reduction.
+        for x in d.iter() {
+            finite &= x.is_finite();
+        }
+    });
+    finite && outcome.is_ok()
 }
 
 /// The number of samples of the last forward pass in `ws` whose predicted class is the label.

@@ -68,8 +68,9 @@ pub enum IdxError {
 /// Why some bytes are not a valid model file or training checkpoint (no file involved: see
 /// [`Error::Checkpoint`] for that).
 ///
-/// The checks run in the order of the variants: the header first, then the checksum, then the
-/// payload's encoding, then the network and training state it describes.
+/// Loading checks the header first (magic bytes, version, length), then the checksum, then the
+/// kind of file and the float type, then the payload's encoding, and last the network and the
+/// training state it describes.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CheckpointError {

@@ -70,7 +70,7 @@
 //! ```python
 //! from safetensors.numpy import load_file
 //! w = load_file("model.safetensors")
-//! W1, b1 = w["layers.0.weight"], w["layers.0.bias"]   # a1 = g(W1 @ x + b1)
+//! W1, b1 = w["layers.0.weight"], w["layers.0.bias"]   # a2 = g(W1 @ x + b1)
 //! ```
 //! or with PyTorch, one `nn.Linear` per layer:
 //! ```python

@@ -82,20 +82,17 @@ fn join<I: IntoIterator<Item = S>, S: ToString>(items: I) -> String {
 /// the safetensors writer fails.
 pub fn encode_safetensors<T: StoredFloat>(net: &Network<T>) -> Result<Vec<u8>, SafetensorsError> {
     net.check_finite().map_err(SafetensorsError::Invalid)?;
-    let mut buffers = Vec::with_capacity(2 * net.layers().len());
+    let mut buffers = Vec::with_capacity(net.layers().len());
     for layer in net.layers() {
-        let weights = layer.weights();
-        let mut w = Vec::new();
-        // Row-major: row i of W holds the weights into output unit i.
-        le_bytes(
-            (0..weights.nrows())
-                .flat_map(|i| (0..weights.ncols()).map(move |j| (i, j)))
-                .map(|(i, j)| weights[(i, j)]),
-            &mut w,
-        );
-        let mut b = Vec::new();
-        let bias = layer.bias();
-        le_bytes((0..bias.nrows()).map(|i| bias[i]), &mut b);
+        // Θ column-major: column 0 (the biases), then column j + 1 holds W's column j.
+        let (n, m) = (layer.n_outputs(), layer.n_inputs());
+        let theta = layer.theta_col_major();
+        let (bias, weights) = theta.split_at(n);
+        let mut w = Vec::with_capacity(n * m * size_of::<T>());
+        // Row-major: row i of W, the weights into output unit i, is W[(i, j)] for j = 0..m.
+        le_bytes((0..n).flat_map(|i| (0..m).map(move |j| weights[j * n + i])), &mut w);
+        let mut b = Vec::with_capacity(n * size_of::<T>());
+        le_bytes(bias.iter().copied(), &mut b);
         buffers.push((w, b));
     }
     let dtype = dtype(T::PRECISION);

@@ -441,14 +441,12 @@ impl<T: StoredFloat> Observer<T> for Reporter<'_> {
         let eval = report.validation.as_ref();
         self.bar.suspend(|| {
             println!(
-                "epoch {:>3}/{}  train_loss={:.4} train_acc={:.4}  {}={:.4} {}={:.4}  lr={:.2e}  {:.1} s ({:.0} samples/s)",
+                "epoch {:>3}/{}  train_loss={:.4} train_acc={:.4}  eval_loss={:.4} eval_acc={:.4}  lr={:.2e}  {:.1} s ({:.0} samples/s)",
                 report.epoch + 1,
                 self.total_epochs,
                 report.train_loss,
                 report.train_accuracy.unwrap_or(f64::NAN),
-                "eval_loss",
                 eval.map_or(f64::NAN, |e| e.loss),
-                "eval_acc",
                 eval.and_then(|e| e.accuracy).unwrap_or(f64::NAN),
                 report.learning_rate,
                 report.seconds,
@@ -731,8 +729,8 @@ fn eval_as<T: Float>(net: &Network<T>, metadata: ModelMetadata, args: &EvalArgs)
         print!("{c:>6}");
     }
     println!();
-    for t in 0..n {
-        print!("{:>width$} ", truncate(&names[t], width));
+    for (t, name) in names.iter().enumerate().take(n) {
+        print!("{:>width$} ", truncate(name, width));
         for p in 0..n {
             print!("{:>6}", confusion.count(t, p));
         }

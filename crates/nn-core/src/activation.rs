@@ -281,11 +281,15 @@ impl FromStr for Activation {
     /// Parses `relu`, `leaky_relu` (α = 0.01), `leaky_relu:0.2`, `elu` (α = 1), `elu:0.5`, ...
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || ParseActivationError(s.to_owned());
-        let lower = s.trim().to_ascii_lowercase().replace('-', "_");
+        let lower = s.trim().to_ascii_lowercase();
+        // `-` is accepted for `_` in the name only: the parameter may be negative.
         let (name, param) = match lower.split_once(':') {
-            Some((n, p)) => (n, Some(p.parse::<f64>().map_err(|_| err())?)),
-            None => (lower.as_str(), None),
+            Some((n, p)) => {
+                (n.replace('-', "_"), Some(p.trim().parse::<f64>().map_err(|_| err())?))
+            }
+            None => (lower.replace('-', "_"), None),
         };
+        let name = name.as_str();
         let act = match (name, param) {
             ("sigmoid" | "logistic", None) => Activation::Sigmoid,
             ("tanh", None) => Activation::Tanh,
@@ -361,6 +365,9 @@ mod tests {
             assert_eq!(act.to_string().parse::<Activation>().unwrap(), act);
         }
         assert_eq!("leaky_relu:0.2".parse(), Ok(Activation::LeakyRelu { alpha: 0.2 }));
+        let negative = Activation::LeakyRelu { alpha: -0.3 };
+        assert_eq!(negative.to_string().parse(), Ok(negative));
+        assert_eq!("Leaky-ReLU".parse(), Ok(Activation::LeakyRelu { alpha: 0.01 }));
         assert!("relu6".parse::<Activation>().is_err());
         assert!("elu:-1".parse::<Activation>().is_err());
         assert!("leaky_relu:nan".parse::<Activation>().is_err());

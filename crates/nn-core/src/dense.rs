@@ -71,9 +71,8 @@ impl<T: Float> Dense<T> {
         activation: Activation,
     ) -> Result<Self, Error> {
         check_sizes(n_inputs, n_outputs)?;
-        let expected = n_outputs
-            .checked_mul(n_inputs + 1)
-            .ok_or(Error::ParameterCount { expected: usize::MAX, found: values.len() })?;
+        // check_sizes bounds both sizes, so this product cannot overflow.
+        let expected = n_outputs * (n_inputs + 1);
         if values.len() != expected {
             return Err(Error::ParameterCount { expected, found: values.len() });
         }
@@ -176,12 +175,32 @@ impl<T: Float> Dense<T> {
     }
 }
 
+/// The largest number of units on either side of a layer, and of parameters in one layer: far
+/// beyond any fully connected layer that fits in memory, small enough that no size overflows.
+pub const MAX_LAYER_WIDTH: usize = 1 << 24;
+/// See [`MAX_LAYER_WIDTH`].
+pub const MAX_LAYER_PARAMS: usize = 1 << 32;
+
 fn check_sizes(n_inputs: usize, n_outputs: usize) -> Result<(), Error> {
     if n_inputs == 0 {
         return Err(Error::ZeroWidth { layer_idx: 0, what: "n_inputs" });
     }
     if n_outputs == 0 {
         return Err(Error::ZeroWidth { layer_idx: 0, what: "n_outputs" });
+    }
+    let too_big = |value: usize, name| Error::InvalidHyperparameter {
+        name,
+        value: value as f64,
+        expected: "at most 2^24 units per layer and 2^32 parameters",
+    };
+    if n_inputs > MAX_LAYER_WIDTH {
+        return Err(too_big(n_inputs, "n_inputs"));
+    }
+    if n_outputs > MAX_LAYER_WIDTH {
+        return Err(too_big(n_outputs, "n_outputs"));
+    }
+    if n_outputs * (n_inputs + 1) > MAX_LAYER_PARAMS {
+        return Err(too_big(n_outputs * (n_inputs + 1), "layer parameters"));
     }
     Ok(())
 }
@@ -242,5 +261,14 @@ mod tests {
             Dense::<f64>::from_theta(Mat::zeros(2, 1), Activation::Relu),
             Err(Error::ZeroWidth { .. })
         ));
+        for (n_in, n_out) in [(usize::MAX, 1), (1, usize::MAX), (1 << 20, 1 << 20)] {
+            assert!(matches!(
+                Dense::<f32>::new(n_in, n_out, Activation::Relu, init, &mut rng),
+                Err(Error::InvalidHyperparameter { .. })
+            ));
+            assert!(
+                Dense::<f32>::from_theta_col_major(n_in, n_out, &[], Activation::Relu).is_err()
+            );
+        }
     }
 }

@@ -62,11 +62,11 @@ pub mod rng;
 mod workspace;
 
 pub use activation::{Activation, ParseActivationError};
-pub use dense::Dense;
+pub use dense::{Dense, MAX_LAYER_PARAMS, MAX_LAYER_WIDTH};
 pub use dropout::Dropout;
 pub use error::Error;
 pub use init::{Init, ParseInitError};
 pub use loss::{Loss, ParseLossError, Targets};
 pub use network::{Network, NetworkBuilder, argmax};
 pub use nn_linalg::{Float, Par};
-pub use workspace::{Gradients, Workspace};
+pub use workspace::{Gradients, MAX_BATCH, Workspace};

@@ -256,9 +256,8 @@ impl<T: Float> Network<T> {
         let b = self.check_input(x, ws)?;
         ws.batch = 0;
         let last = self.layers.len() - 1;
-        if dropout.as_ref().is_some_and(|(d, _)| d.is_active()) && ws.mask.is_empty() {
-            // One-time allocation of the masks (warm-up).
-            ws.mask = ws.sizes[1..].iter().map(|&n| Mat::zeros(n, ws.max_batch)).collect();
+        if dropout.as_ref().is_some_and(|(d, _)| d.is_active()) {
+            ws.ensure_masks();
         }
         for (l, layer) in self.layers.iter().enumerate() {
             let (done, rest) = ws.a.split_at_mut(l);

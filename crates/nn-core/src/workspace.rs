@@ -4,6 +4,9 @@ use nn_linalg::{Float, Mat, MatMut, MatRef, Par};
 
 use crate::{Error, Network};
 
+/// The largest batch a workspace can be built for.
+pub const MAX_BATCH: usize = 1 << 24;
+
 /// The per-layer buffers of a forward and backward pass, allocated once for batches of up to
 /// `max_batch` samples and reused for every batch (a smaller batch uses the first columns).
 ///
@@ -35,8 +38,8 @@ impl<T: Float> Workspace<T> {
     /// # Errors
     /// [`Error::BatchSize`] if `max_batch` is 0.
     pub fn for_network(net: &Network<T>, max_batch: usize) -> Result<Self, Error> {
-        if max_batch == 0 {
-            return Err(Error::BatchSize { max: 1, found: 0 });
+        if max_batch == 0 || max_batch > MAX_BATCH {
+            return Err(Error::BatchSize { max: MAX_BATCH, found: max_batch });
         }
         let sizes = net.sizes();
         let bufs =
@@ -92,11 +95,18 @@ impl<T: Float> Workspace<T> {
         self.a.get(layer_idx).map(|m| m.as_ref().subcols(0, self.batch))
     }
 
-    /// `δ = ∂J/∂z` of layer `layer_idx` from the last backward pass (the first layer's is not
-    /// computed: no input gradient is needed).
+    /// `δ = ∂J/∂z` of layer `layer_idx` from the last backward pass (every layer's is computed;
+    /// only the input, which has no error term, has none).
     #[must_use]
     pub fn delta(&self, layer_idx: usize) -> Option<MatRef<'_, T>> {
         self.delta.get(layer_idx).map(|m| m.as_ref().subcols(0, self.batch))
+    }
+
+    /// Allocates the dropout masks on first use (the warm-up of a training-mode forward pass).
+    pub(crate) fn ensure_masks(&mut self) {
+        if self.mask.is_empty() {
+            self.mask = self.sizes[1..].iter().map(|&n| Mat::zeros(n, self.max_batch)).collect();
+        }
     }
 
     pub(crate) fn check(&self, net: &Network<T>) -> Result<(), Error> {

@@ -10,10 +10,35 @@ use crate::data::{Batch, Dataset, TargetData};
 /// Counts of (true class, predicted class) pairs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "ConfusionRecord"))]
 pub struct ConfusionMatrix {
     n_classes: usize,
     /// Row-major: `counts[truth * n_classes + predicted]`.
     counts: Vec<u64>,
+}
+
+/// The serialized form of a [`ConfusionMatrix`], checked when read back.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct ConfusionRecord {
+    n_classes: usize,
+    counts: Vec<u64>,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<ConfusionRecord> for ConfusionMatrix {
+    type Error = String;
+
+    fn try_from(r: ConfusionRecord) -> Result<Self, String> {
+        if r.n_classes.checked_mul(r.n_classes) != Some(r.counts.len()) {
+            return Err(format!(
+                "a confusion matrix of {} classes with {} counts",
+                r.n_classes,
+                r.counts.len()
+            ));
+        }
+        Ok(ConfusionMatrix { n_classes: r.n_classes, counts: r.counts })
+    }
 }
 
 /// Precision, recall and F1 of one class (0 where undefined: no prediction or no sample).

@@ -166,13 +166,20 @@ impl TrainConfig {
     /// # Errors
     /// [`Error::InvalidHyperparameter`] naming the first bad value.
     pub fn validate(&self) -> Result<(), Error> {
-        check_param("batch_size", self.batch_size as f64, "at least 1", |v| v >= 1.0)?;
+        let max_batch = nn_core::MAX_BATCH as f64;
+        check_param("batch_size", self.batch_size as f64, "1 to 2^24", |v| {
+            (1.0..=max_batch).contains(&v)
+        })?;
         check_param("learning_rate", self.learning_rate, "a finite number > 0", |v| v > 0.0)?;
-        check_param("n_shards", self.n_shards as f64, "at least 1", |v| v >= 1.0)?;
+        check_param("n_shards", self.n_shards as f64, "1 to 1024", |v| {
+            (1.0..=1024.0).contains(&v)
+        })?;
         check_param("n_threads", self.n_threads as f64, "1 to 1024", |v| {
             (1.0..=1024.0).contains(&v)
         })?;
-        check_param("eval_batch_size", self.eval_batch_size as f64, "at least 1", |v| v >= 1.0)?;
+        check_param("eval_batch_size", self.eval_batch_size as f64, "1 to 2^24", |v| {
+            (1.0..=max_batch).contains(&v)
+        })?;
         if let Some(c) = self.clip_norm {
             check_param("clip_norm", c, "a finite number > 0", |v| v > 0.0)?;
         }

@@ -695,6 +695,13 @@ impl<T: Float> Rule<T> {
                             *th -= lr * g;
                         }
                     }
+                    // The common case gets its own loop (no per-element branch), so it vectorizes.
+                    Some(mu) if !nesterov && wd.is_none() => {
+                        for ((th, &g), b) in theta.iter_mut().zip(grad).zip(momentum_buf) {
+                            *b = mu * *b + g;
+                            *th -= lr * *b;
+                        }
+                    }
                     Some(mu) => {
                         for ((th, &g), b) in theta.iter_mut().zip(grad).zip(momentum_buf) {
                             let g = add_decay(g, *th, wd);

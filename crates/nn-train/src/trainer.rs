@@ -893,22 +893,50 @@ fn reduce_columns<T: Float>(
         );
         return a && b;
     }
-    let mut finite = true;
-    let outcome = nn_linalg::cols_mut(dst, |j, d| {
-        for shard in rest.iter().filter(|s| s.len > 0) {
-            let src = shard.grads.layer(layer_idx).map(|g| g.subcols(first_col + j, 1));
-            if let Some(src) = src.and_then(nn_linalg::cols).and_then(|mut c| c.next()) {
-                for (x, &y) in d.iter_mut().zip(src) {
-                    *x += y;
+    let mut dst = dst;
+    let mut sources = rest.iter().filter(|s| s.len > 0).filter_map(|s| {
+        s.grads.layer(layer_idx).map(|g| g.subcols(first_col, n_cols)).and_then(nn_linalg::cols)
+    });
+    let (mut finite, mut ok) = (true, true);
+    let check = |d: &[T], finite: &mut bool| {
+        // A non-short-circuit `&=`: the loop stays a vectorizable and-reduction.
+        for x in d {
+            *finite &= x.is_finite();
+        }
+    };
+    match sources.next() {
+        // The common case, two shards: add and check in one loop.
+        Some(mut src_cols) => {
+            ok &= nn_linalg::cols_mut(dst.as_mut(), |_, d| {
+                if let Some(src) = src_cols.next() {
+                    for (x, &y) in d.iter_mut().zip(src) {
+                        *x += y;
+                        finite &= x.is_finite();
+                    }
                 }
+            })
+            .is_ok();
+            // More shards: add them in order, then check the final sums.
+            let mut more = false;
+            for mut src_cols in sources {
+                more = true;
+                ok &= nn_linalg::cols_mut(dst.as_mut(), |_, d| {
+                    if let Some(src) = src_cols.next() {
+                        for (x, &y) in d.iter_mut().zip(src) {
+                            *x += y;
+                        }
+                    }
+                })
+                .is_ok();
+            }
+            if more {
+                finite = true;
+                ok &= nn_linalg::cols_mut(dst.as_mut(), |_, d| check(d, &mut finite)).is_ok();
             }
         }
-        // A non-short-circuit `&=`: the loop stays a vectorizable and-reduction.
-        for x in d.iter() {
-            finite &= x.is_finite();
-        }
-    });
-    finite && outcome.is_ok()
+        None => ok &= nn_linalg::cols_mut(dst.as_mut(), |_, d| check(d, &mut finite)).is_ok(),
+    }
+    finite && ok
 }
 
 /// The number of samples of the last forward pass in `ws` whose predicted class is the label.

@@ -4,6 +4,8 @@
 //!   same shapes, so the ratio of the two is the share of GEMM speed the full step keeps.
 //! - `gemm_wrapper`: `nn_linalg::gemm_into` against faer's own `matmul` on one W1 shape.
 //! - `forward_backward`: 784-128-10 for batch 32, 128 and 512.
+//! - `train_step`, `train_epoch`: the trainer (W1's network, SGD momentum) on synthetic data, with
+//!   1 and 2 threads, so regressions show without the data set.
 
 #![allow(missing_docs, reason = "criterion_group! generates undocumented items")]
 
@@ -13,6 +15,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use nn::linalg::{Accum, Mat, Par, gemm_into};
 use nn::net::rng::{ChaCha8Rng, SeedableRng, uniform_f64};
 use nn::net::{Activation, Gradients, Loss, Network, Targets, Workspace};
+use nn::train::optim::OptimizerConfig;
+use nn::train::{Dataset, TrainConfig, Trainer};
 
 /// Matmul FLOPs of one W1 training sample (WORKLOADS.md: forward 2N, weight gradients 2N, input
 /// gradients of layers 2 and 3).
@@ -117,11 +121,39 @@ fn gemm_wrapper(c: &mut Criterion) {
     g.finish();
 }
 
+/// The trainer on synthetic data: one training step (W1's network, batch 128, SGD momentum, 2
+/// shards) and one epoch of 10,000 samples, with 1 and 2 threads.
+fn training(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let n = 10_000;
+    let x = Mat::<f32>::from_fn(784, n, |_, _| uniform_f64(&mut rng) as f32);
+    let data = Dataset::classification(x, (0..n).map(|k| k % 10).collect(), 10).expect("data");
+    let batch = data.head(128);
+    for threads in [1, 2] {
+        let config = TrainConfig::new(128, 0.05, OptimizerConfig::sgd(0.9)).with_threads(threads);
+        let mut net = network(&[784, 256, 128, 10]);
+        let mut trainer = Trainer::new(&net, config).expect("trainer");
+        let mut g = c.benchmark_group("train_step");
+        g.throughput(Throughput::Elements(128));
+        g.bench_function(format!("w1_batch128_threads{threads}"), |b| {
+            b.iter(|| trainer.step(&mut net, batch.inputs(), batch.targets()).expect("step"));
+        });
+        g.finish();
+        let mut g = c.benchmark_group("train_epoch");
+        g.throughput(Throughput::Elements(n as u64));
+        g.sample_size(10);
+        g.bench_function(format!("w1_10k_threads{threads}"), |b| {
+            b.iter(|| trainer.run_epoch(&mut net, &data).expect("epoch"));
+        });
+        g.finish();
+    }
+}
+
 fn forward_backward(c: &mut Criterion) {
     for batch in [32, 128, 512] {
         step_bench(c, "forward_backward_784_128_10", &[784, 128, 10], batch);
     }
 }
 
-criterion_group!(benches, w1, gemm_wrapper, forward_backward);
+criterion_group!(benches, w1, gemm_wrapper, forward_backward, training);
 criterion_main!(benches);

@@ -31,3 +31,8 @@ pub use nn_core as net;
 pub use nn_io as io;
 pub use nn_linalg as linalg;
 pub use nn_train as train;
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

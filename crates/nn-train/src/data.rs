@@ -2,7 +2,7 @@
 
 use nn_core::rng::{ChaCha8Rng, SeedableRng, shuffle};
 use nn_core::{Float, Targets};
-use nn_linalg::{Mat, MatRef};
+use nn_linalg::{Mat, MatMut, MatRef};
 
 use crate::Error;
 
@@ -229,6 +229,23 @@ impl<T: Float> Dataset<T> {
     }
 }
 
+/// Copies the columns `indices` of `src` into the columns of `dst`, in order; with `parallel`,
+/// halves the work recursively with `rayon::join` on the current pool.
+fn gather_columns<T: Float>(dst: MatMut<'_, T>, src: &Mat<T>, indices: &[usize], parallel: bool) {
+    if parallel && indices.len() >= 32 {
+        let mid = indices.len() / 2;
+        let (left, right) = dst.split_at_col_mut(mid);
+        let (first, second) = indices.split_at(mid);
+        rayon::join(
+            || gather_columns(left, src, first, true),
+            || gather_columns(right, src, second, true),
+        );
+        return;
+    }
+    // Columns of an owned matrix and of its column ranges are contiguous: `cols_mut` cannot fail.
+    let _ = nn_linalg::cols_mut(dst, |k, col| col.copy_from_slice(src.col_as_slice(indices[k])));
+}
+
 /// A batch gathered from a [`Dataset`] into buffers allocated once for `capacity` samples.
 #[derive(Clone, Debug)]
 pub struct Batch<T: Float> {
@@ -286,9 +303,10 @@ impl<T: Float> Batch<T> {
                 detail: format!("sample index {bad} is out of range for {n} samples"),
             });
         }
-        for (k, &i) in indices.iter().enumerate() {
-            self.x.col_as_slice_mut(k).copy_from_slice(data.inputs.col_as_slice(i));
-        }
+        // Inside a rayon pool (the trainer's), the copy is split over its threads.
+        let parallel = rayon::current_thread_index().is_some();
+        let dst = self.x.as_mut().subcols_mut(0, indices.len());
+        gather_columns(dst, &data.inputs, indices, parallel);
         match (&data.targets, self.classes) {
             (TargetData::Classes { labels, .. }, true) => {
                 for (k, &i) in indices.iter().enumerate() {

@@ -371,6 +371,9 @@ fn settings(args: &TrainArgs) -> Result<Settings> {
     if s.epochs == 0 {
         bail!("--epochs must be at least 1");
     }
+    if s.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
     if !(0.0..1.0).contains(&args.val_split) {
         bail!("--val-split must be in [0, 1), got {}", args.val_split);
     }

@@ -18,9 +18,8 @@ use nn::net::{Activation, Gradients, Loss, Network, Targets, Workspace};
 use nn::train::optim::OptimizerConfig;
 use nn::train::{Dataset, TrainConfig, Trainer};
 
-/// Matmul FLOPs of one W1 training sample (WORKLOADS.md: forward 2N, weight gradients 2N, input
-/// gradients of layers 2 and 3).
-const W1_FLOP_PER_SAMPLE: u64 = 1_007_104;
+// GFLOP/s of a group = its samples/s × 1,007,104 FLOP (one W1 training sample, WORKLOADS.md:
+// forward 2N, weight gradients 2N, input gradients of layers 2 and 3).
 
 fn random(rows: usize, cols: usize, rng: &mut ChaCha8Rng) -> Mat<f32> {
     Mat::from_fn(rows, cols, |_, _| uniform_f64(rng) as f32 - 0.5)
@@ -92,7 +91,6 @@ fn w1(c: &mut Criterion) {
         });
     });
     g.finish();
-    let _ = W1_FLOP_PER_SAMPLE;
 }
 
 fn gemm_wrapper(c: &mut Criterion) {

@@ -3,7 +3,7 @@
 
 use std::marker::PhantomData;
 
-use nn_linalg::{Accum, Float, Mat, MatRef, gemm_into, row_sums_into};
+use nn_linalg::{Accum, Float, Mat, MatRef, broadcast_col_into, gemm_into, row_sums_into};
 
 use crate::loss::{ColumnLoss, output_column};
 use crate::rng::{ChaCha8Rng, RngCore};
@@ -266,10 +266,7 @@ impl<T: Float> Network<T> {
             let z = &mut ws.z[l];
             let a = &mut rest[0];
             // (F2) Z = W·A + b 1ᵀ: broadcast b into Z, then one GEMM accumulates W·A onto it.
-            let bias = layer.theta_col(0);
-            for k in 0..b {
-                z.col_as_slice_mut(k).copy_from_slice(bias);
-            }
+            broadcast_col_into(z.as_mut().subcols_mut(0, b), layer.bias())?;
             gemm_into(
                 z.as_mut().subcols_mut(0, b),
                 Accum::Add,

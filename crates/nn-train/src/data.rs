@@ -200,12 +200,14 @@ impl<T: Float> Dataset<T> {
     #[must_use]
     pub fn head(&self, n: usize) -> Self {
         let n = n.min(self.n_samples());
-        let indices: Vec<usize> = (0..n).collect();
-        match self.subset(&indices) {
-            Ok(d) => d,
-            // Unreachable: every index is below n_samples.
-            Err(_) => self.clone(),
-        }
+        let inputs = self.inputs.as_ref().subcols(0, n).to_owned();
+        let targets = match &self.targets {
+            TargetData::Classes { labels, n_classes } => {
+                TargetData::Classes { labels: labels[..n].to_vec(), n_classes: *n_classes }
+            }
+            TargetData::Matrix(m) => TargetData::Matrix(m.as_ref().subcols(0, n).to_owned()),
+        };
+        Dataset { inputs, targets }
     }
 
     /// Splits off a validation set: a seeded random `fraction` of the samples (rounded down)

@@ -48,6 +48,18 @@ pub enum Error {
         /// What was expected and what was found.
         detail: String,
     },
+    /// The gradient reduction across processes failed (from a
+    /// [`GradientReducer`](crate::reduce::GradientReducer) other than the local sum): another
+    /// process failed, is lost, or is not in step.
+    #[error("distributed training failed: {detail}")]
+    Reduction {
+        /// What happened, naming the process (rank) concerned.
+        detail: String,
+        /// Whether every process of the group returns this same error at the same step (they can
+        /// all stop cleanly); when false, others may still wait for this one, and the group must
+        /// be aborted.
+        all_processes: bool,
+    },
     /// The thread pool could not be built.
     #[error("cannot start {n_threads} training threads: {detail}")]
     ThreadPool {

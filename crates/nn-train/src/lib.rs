@@ -43,12 +43,14 @@ pub mod data;
 mod error;
 pub mod metrics;
 pub mod optim;
+pub mod reduce;
 pub mod schedule;
 mod trainer;
 
 pub use data::{Batch, Dataset, TargetData};
 pub use error::Error;
 pub use metrics::{ClassMetrics, ConfusionMatrix, Evaluation, evaluate};
+pub use reduce::{GradientReducer, LocalReducer, LocalShards, StepTotals};
 pub use trainer::{
     BatchReport, Control, EarlyStopping, EarlyStoppingState, EpochReport, FitReport, NoObserver,
     Observer, Parallelism, RngState, TrainConfig, Trainer, TrainerState,

@@ -1,0 +1,164 @@
+//! Point-to-point messages, the only primitive the group's algorithms use, and waiting for them
+//! with a deadline.
+//!
+//! Every algorithm of the crate (the chain reduction, the agreement, the broadcasts) is written
+//! once, generic over [`Link`], and runs over MPI or over in-process channels. A link lives for one
+//! operation: its requests borrow the operation's buffers, and every request is completed before
+//! the operation returns, or the link gives up with [`Link::fail`] (which, over MPI, aborts the
+//! job: MPI cannot take back a buffer it was given).
+
+use std::time::{Duration, Instant};
+
+use crate::Error;
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// The element types that travel between processes: `f32`, `f64` (parameters and gradients),
+/// `u64` (headers, sizes) and `u8` (bytes). Sealed.
+#[cfg(feature = "mpi")]
+pub trait Element:
+    sealed::Sealed + Copy + Default + Send + Sync + 'static + mpi::traits::Equivalence
+{
+}
+
+/// The element types that travel between processes: `f32`, `f64` (parameters and gradients),
+/// `u64` (headers, sizes) and `u8` (bytes). Sealed.
+#[cfg(not(feature = "mpi"))]
+pub trait Element: sealed::Sealed + Copy + Default + Send + Sync + 'static {}
+
+macro_rules! element {
+    ($($t:ty),*) => {$(
+        impl sealed::Sealed for $t {}
+        impl Element for $t {}
+    )*};
+}
+element!(f32, f64, u64, u8);
+
+/// The outcome of testing a pending receive.
+pub(crate) enum Polled<'a, E, R> {
+    /// The message arrived, with exactly the expected length.
+    Ready(&'a [E]),
+    /// Not yet: the request, to test again.
+    Pending(R),
+    /// A message of another length arrived.
+    Failed(String),
+}
+
+/// Non-blocking messages between the ranks of a group, for one operation whose buffers live for
+/// `'a`. Messages from one rank with one tag arrive in the order they were sent (MPI's rule).
+pub(crate) trait Link<'a> {
+    /// A pending receive.
+    type Recv<E: Element>;
+    /// A pending send.
+    type Send<E: Element>;
+
+    /// This process's rank.
+    fn rank(&self) -> usize;
+    /// The number of processes.
+    fn size(&self) -> usize;
+    /// Starts receiving exactly `buf.len()` elements from `from` with `tag` into `buf`.
+    fn irecv<E: Element>(&mut self, from: usize, tag: i32, buf: &'a mut [E]) -> Self::Recv<E>;
+    /// Tests a pending receive.
+    fn test_recv<E: Element>(&mut self, req: Self::Recv<E>) -> Polled<'a, E, Self::Recv<E>>;
+    /// Starts sending `buf` to `to` with `tag`.
+    fn isend<E: Element>(&mut self, to: usize, tag: i32, buf: &'a [E]) -> Self::Send<E>;
+    /// Tests a pending send: `Err` gives it back while it is not complete.
+    fn test_send<E: Element>(&mut self, req: Self::Send<E>) -> Result<(), Self::Send<E>>;
+    /// Gives up with requests still pending. Over MPI this logs `error` (a `tracing` error event)
+    /// and aborts the whole job with `MPI_Abort` (it does not return); in-process it returns
+    /// `error`.
+    fn fail(&mut self, error: Error) -> Error;
+}
+
+/// Paces a polling loop and tells when it waited too long without progress: spins briefly, then
+/// yields the core, then sleeps in short naps (so that idle ranks leave the cores to busy ones
+/// when there are more ranks than cores).
+pub(crate) struct Waiter {
+    last_progress: Instant,
+    idle_polls: u32,
+    /// Time spent idle, over the waiter's life.
+    pub(crate) idle: Duration,
+}
+
+impl Waiter {
+    pub(crate) fn new() -> Self {
+        Waiter { last_progress: Instant::now(), idle_polls: 0, idle: Duration::ZERO }
+    }
+
+    /// Something happened: the deadline starts again.
+    pub(crate) fn progressed(&mut self) {
+        self.last_progress = Instant::now();
+        self.idle_polls = 0;
+    }
+
+    /// Nothing happened: pauses a little. `Err(waited)` once `limit` passed since the last
+    /// progress.
+    pub(crate) fn idle(&mut self, limit: Duration) -> Result<(), Duration> {
+        let before = Instant::now();
+        let waited = before.duration_since(self.last_progress);
+        if waited > limit {
+            return Err(waited);
+        }
+        self.idle_polls = self.idle_polls.saturating_add(1);
+        if self.idle_polls < 64 {
+            std::hint::spin_loop();
+        } else if waited < Duration::from_millis(2) {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        self.idle += before.elapsed();
+        Ok(())
+    }
+}
+
+/// Waits for one receive, giving up after `limit` without it.
+pub(crate) fn wait_recv<'a, L: Link<'a>, E: Element>(
+    link: &mut L,
+    req: L::Recv<E>,
+    peer: usize,
+    limit: Duration,
+    during: &'static str,
+) -> Result<&'a [E], Error> {
+    let mut waiter = Waiter::new();
+    let mut req = req;
+    loop {
+        match link.test_recv(req) {
+            Polled::Ready(data) => return Ok(data),
+            Polled::Pending(r) => req = r,
+            Polled::Failed(detail) => {
+                let rank = link.rank();
+                return Err(link.fail(Error::Protocol { rank, peer, detail }));
+            }
+        }
+        if let Err(waited) = waiter.idle(limit) {
+            let rank = link.rank();
+            return Err(link.fail(Error::Timeout { rank, peer, waited, during }));
+        }
+    }
+}
+
+/// Waits for sends to complete, giving up after `limit` without progress.
+pub(crate) fn wait_sends<'a, L: Link<'a>, E: Element>(
+    link: &mut L,
+    sends: &mut Vec<(usize, L::Send<E>)>,
+    limit: Duration,
+    during: &'static str,
+) -> Result<(), Error> {
+    let mut waiter = Waiter::new();
+    while let Some((peer, req)) = sends.pop() {
+        match link.test_send(req) {
+            Ok(()) => waiter.progressed(),
+            Err(req) => {
+                sends.push((peer, req));
+                if let Err(waited) = waiter.idle(limit) {
+                    let rank = link.rank();
+                    return Err(link.fail(Error::Timeout { rank, peer, waited, during }));
+                }
+            }
+        }
+    }
+    Ok(())
+}

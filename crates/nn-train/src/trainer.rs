@@ -10,10 +10,10 @@ use rayon::prelude::*;
 
 use crate::Error;
 use crate::data::{Batch, Dataset};
-use crate::reduce::{GradientReducer, LocalReducer, LocalShards, Shard, shard_span};
 use crate::error::check_param;
 use crate::metrics::{Evaluation, evaluate};
 use crate::optim::{Optimizer, OptimizerConfig, OptimizerState, clip_grad_norm};
+use crate::reduce::{GradientReducer, LocalReducer, LocalShards, Shard, shard_span};
 use crate::schedule::{LrScheduler, Schedule, ScheduleState};
 
 /// How a training step uses several threads.
@@ -683,13 +683,8 @@ impl<T: Float> Trainer<T> {
         }
         // Sum in shard order into local shard 0's buffers, after all shards finished: the same
         // bits for any thread count (and, through the reducer, any number of processes).
-        let mut local = LocalShards {
-            shards: &mut self.shards,
-            first: first_shard,
-            n_shards,
-            step,
-            parallel,
-        };
+        let mut local =
+            LocalShards { shards: &mut self.shards, first: first_shard, n_shards, step, parallel };
         let totals = self.reducer.reduce(&mut local)?;
         let mut loss = totals.loss;
         loss += net.l2_penalty(b);

@@ -19,6 +19,7 @@
 //! print one message on stderr and exit with code 2; no existing file is overwritten by a run
 //! that fails before training starts.
 
+mod distributed;
 mod image;
 mod plot;
 
@@ -38,9 +39,11 @@ use nn::net::{Activation, Float, Loss, Network};
 use nn::train::optim::OptimizerConfig;
 use nn::train::schedule::Schedule;
 use nn::train::{
-    BatchReport, Control, Dataset, EarlyStopping, EpochReport, Evaluation, Observer, TrainConfig,
-    Trainer, evaluate,
+    BatchReport, Control, Dataset, EarlyStopping, EpochReport, Evaluation, NoObserver, Observer,
+    TrainConfig, Trainer, evaluate,
 };
+
+use crate::distributed::{Cluster, DistFloat};
 use std::fmt;
 
 const FASHION_CLASSES: [&str; 10] = [
@@ -110,7 +113,7 @@ impl fmt::Display for ScheduleName {
     }
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Clone, Debug)]
 struct DataArgs {
     /// A folder holding the four MNIST-style IDX files (gzip or raw).
     #[arg(long, default_value = nn::io::FASHION_MNIST_DIR)]
@@ -121,7 +124,7 @@ struct DataArgs {
     classes: Option<PathBuf>,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Clone, Debug)]
 struct TrainArgs {
     #[command(flatten)]
     data: DataArgs,
@@ -196,6 +199,16 @@ struct TrainArgs {
     /// Train on the first N training images only.
     #[arg(long)]
     limit_train: Option<usize>,
+    /// Train in every process of the MPI job this program runs in: `mpirun -np N
+    /// target/release/examples/mnist train --distributed ...` (a build with `--features mpi`).
+    /// The result is bit-identical to one process with the same --shards (at least N); rank 0
+    /// prints and writes the files.
+    #[arg(long)]
+    distributed: bool,
+    /// With --distributed: seconds a process waits for another before it declares it lost and
+    /// stops the job (more than the longest checkpoint write).
+    #[arg(long, default_value_t = 10.0)]
+    dist_timeout: f64,
 }
 
 #[derive(Args, Debug)]
@@ -236,7 +249,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            if !e.is::<distributed::Reported>() {
+                eprintln!("error: {e:#}");
+            }
             ExitCode::from(2)
         }
     }
@@ -409,10 +424,15 @@ fn check_output(path: &Path, what: &str) -> Result<()> {
 }
 
 fn train(args: &TrainArgs) -> Result<()> {
-    match args.precision {
-        Precision::F32 => train_as::<f32>(args),
-        Precision::F64 => train_as::<f64>(args),
-    }
+    // Every flag is checked before the processes of a distributed run talk to each other.
+    settings(args)?;
+    plot::check_extension(&args.plot)?;
+    let cluster = Cluster::start(args)?;
+    let result = match args.precision {
+        Precision::F32 => train_as::<f32>(args, &cluster),
+        Precision::F64 => train_as::<f64>(args, &cluster),
+    };
+    cluster.finish(result)
 }
 
 /// Prints every epoch, draws the progress bar, saves the checkpoint.
@@ -472,28 +492,36 @@ impl<T: StoredFloat> Observer<T> for Reporter<'_> {
     }
 }
 
-fn train_as<T: StoredFloat>(args: &TrainArgs) -> Result<()> {
+fn train_as<T: StoredFloat + DistFloat>(args: &TrainArgs, cluster: &Cluster) -> Result<()> {
     let s = settings(args)?;
-    for (path, what) in [(Some(&args.save_model), "--save-model"), (Some(&args.plot), "--plot")]
-        .into_iter()
-        .chain([
-            (args.save.as_ref(), "--save"),
-            (args.export_safetensors.as_ref(), "--export-safetensors"),
-        ])
-    {
-        if let Some(p) = path {
-            check_output(p, what)?;
+    // Only rank 0 writes files and reads the checkpoint (the others receive it); every rank reads
+    // the data.
+    let root = cluster.is_root();
+    let local = (|| -> Result<_> {
+        if root {
+            for (path, what) in
+                [(Some(&args.save_model), "--save-model"), (Some(&args.plot), "--plot")]
+                    .into_iter()
+                    .chain([
+                        (args.save.as_ref(), "--save"),
+                        (args.export_safetensors.as_ref(), "--export-safetensors"),
+                    ])
+            {
+                if let Some(p) = path {
+                    check_output(p, what)?;
+                }
+            }
         }
-    }
-    plot::check_extension(&args.plot)?;
-    let resumed = match &args.resume {
-        Some(path) => Some(
-            nn::io::load_checkpoint::<T>(path)
-                .with_context(|| format!("cannot resume from {}", path.display()))?,
-        ),
-        None => None,
-    };
-    let Data { train, test, class_names } = load_data::<T>(&args.data)?;
+        let resumed = match &args.resume {
+            Some(path) if root => Some(
+                nn::io::load_checkpoint::<T>(path)
+                    .with_context(|| format!("cannot resume from {}", path.display()))?,
+            ),
+            _ => None,
+        };
+        Ok((resumed, load_data::<T>(&args.data)?))
+    })();
+    let (resumed, Data { train, test, class_names }) = cluster.start_up(args, local)?;
     let n_classes = class_names.len().max(train.n_classes().unwrap_or(0));
     // A resumed run trains on the same samples as the run it continues, unless told otherwise.
     let saved = |key: &str| resumed.as_ref().and_then(|c| c.metadata.extra.get(key).cloned());
@@ -534,7 +562,7 @@ fn train_as<T: StoredFloat>(args: &TrainArgs) -> Result<()> {
             ("schedule".to_owned(), schedule_name.to_string()),
         ]),
     };
-    let (mut net, mut trainer) = match resumed {
+    let (mut net, trainer) = match resumed {
         Some(ckpt) => {
             let mut config = ckpt.config;
             config.epochs = args.epochs.unwrap_or(config.epochs);
@@ -551,7 +579,9 @@ fn train_as<T: StoredFloat>(args: &TrainArgs) -> Result<()> {
                 );
             }
             let trainer = Trainer::resume(&ckpt.network, config, ckpt.state)?;
-            println!("resumed from epoch {} of {}", trainer.epoch(), trainer.config().epochs);
+            if root {
+                println!("resumed from epoch {} of {}", trainer.epoch(), trainer.config().epochs);
+            }
             (ckpt.network, trainer)
         }
         None => {
@@ -583,20 +613,27 @@ fn train_as<T: StoredFloat>(args: &TrainArgs) -> Result<()> {
             (net, trainer)
         }
     };
+    let (mut trainer, counters) = cluster.attach(&mut net, trainer)?;
     let sizes: Vec<String> = net.sizes().iter().map(ToString::to_string).collect();
-    println!(
-        "training {} ({}, {} parameters, {}) on {} samples, {} validation, {} test; {} threads",
-        sizes.join("-"),
-        s.activation,
-        net.n_params(),
-        T::NAME,
-        train_set.n_samples(),
-        validation.as_ref().map_or(0, Dataset::n_samples),
-        test.n_samples(),
-        args.threads
-    );
+    if root {
+        let processes = if cluster.is_distributed() {
+            format!("; {} processes of {} threads", cluster.size(), args.threads)
+        } else {
+            format!("; {} threads", args.threads)
+        };
+        println!(
+            "training {} ({}, {} parameters, {}) on {} samples, {} validation, {} test{processes}",
+            sizes.join("-"),
+            s.activation,
+            net.n_params(),
+            T::NAME,
+            train_set.n_samples(),
+            validation.as_ref().map_or(0, Dataset::n_samples),
+            test.n_samples(),
+        );
+    }
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    if !std::io::stderr().is_terminal() {
+    if !root || !std::io::stderr().is_terminal() {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     bar.set_style(
@@ -612,12 +649,20 @@ fn train_as<T: StoredFloat>(args: &TrainArgs) -> Result<()> {
         error: None,
     };
     let started = Instant::now();
-    let fit = trainer.fit(&mut net, &train_set, Some(monitor), &mut reporter);
+    let fit = if root {
+        trainer.fit(&mut net, &train_set, Some(monitor), &mut reporter)
+    } else {
+        trainer.fit(&mut net, &train_set, Some(monitor), &mut NoObserver)
+    };
     reporter.bar.finish_and_clear();
     if let Some(e) = reporter.error.take() {
         return Err(e);
     }
     let report = fit?;
+    cluster.report(&counters)?;
+    if !root {
+        return Ok(());
+    }
     let seconds = started.elapsed().as_secs_f64();
     if report.stopped_early {
         println!(

@@ -278,6 +278,19 @@ impl Group {
         Ok(())
     }
 
+    /// Returns once every process of the group called it.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] (in-process groups only) after [`Options::timeout`] without all of
+    /// them.
+    pub fn barrier(&self) -> Result<(), Error> {
+        let mut table = vec![0u64; if self.is_root() { self.size() } else { 0 }];
+        let limit = self.inner.options.timeout;
+        with_link!(self, link => gather(&mut link, &[0u64], &mut table, limit, "a barrier"))?;
+        let mut done = [0u64];
+        with_link!(self, link => tree_broadcast(&mut link, &mut done, limit, "a barrier"))
+    }
+
     /// Collects every process's counters at rank 0: returns them in rank order at rank 0, an
     /// empty vector elsewhere.
     ///

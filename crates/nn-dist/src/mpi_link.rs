@@ -129,9 +129,9 @@ impl<'s, 'a> Link<'a> for MpiLink<'s, 'a> {
         // completes them: the only safe way out is to end the job. The one line on stderr is the
         // crate's only output: the process is about to end, and this says why (mpirun's own
         // message only names the rank that called MPI_Abort).
-        tracing::error!(rank = self.rank, %error, "aborting the MPI job");
         let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "error: {error}; aborting the MPI job");
+        // One write, so that the lines of several ranks do not mix.
+        let _ = stderr.write_all(format!("error: {error}; aborting the MPI job\n").as_bytes());
         let _ = stderr.flush();
         self.world.abort(ABORT_CODE)
     }

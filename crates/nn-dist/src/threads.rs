@@ -122,7 +122,6 @@ impl<'a> Link<'a> for ThreadLink<'_> {
     }
 
     fn fail(&mut self, error: Error) -> Error {
-        tracing::error!(rank = self.end.rank, %error, "giving up");
         error
     }
 }

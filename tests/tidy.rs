@@ -84,6 +84,7 @@ fn dependency_direction_is_one_way() {
         ("nn-core", &["nn-linalg"]),
         ("nn-train", &["nn-linalg", "nn-core"]),
         ("nn-io", &["nn-linalg", "nn-core", "nn-train"]),
+        ("nn-dist", &["nn-linalg", "nn-core", "nn-train"]),
     ];
     for dir in crates() {
         let name = dir.file_name().unwrap().to_str().unwrap();
@@ -104,6 +105,38 @@ fn dependency_direction_is_one_way() {
             }
         }
     }
+}
+
+#[test]
+fn only_nn_dist_names_mpi_and_only_as_an_option() {
+    for dir in crates() {
+        let manifest = read(&dir.join("Cargo.toml"));
+        let is_dist = dir.ends_with("nn-dist");
+        assert_eq!(
+            normal_dependencies(&manifest).contains("mpi"),
+            is_dist,
+            "{}: MPI belongs to nn-dist only",
+            dir.display()
+        );
+        let mut files = Vec::new();
+        rust_files(&dir.join("src"), &mut files);
+        for src in files {
+            let text = read(&src);
+            if !is_dist {
+                assert!(!text.contains("mpi::"), "{} names mpi", src.display());
+            }
+        }
+        if is_dist {
+            // Opt-in: the default build needs neither an MPI library nor libclang.
+            let line = manifest.lines().find(|l| l.starts_with("mpi = {")).unwrap();
+            assert!(line.contains("optional = true"), "nn-dist's mpi dependency must be optional");
+            assert!(manifest.contains("default = []"), "nn-dist's default features must be empty");
+        }
+    }
+    let root = read(&root().join("Cargo.toml"));
+    assert!(!normal_dependencies(&root).contains("mpi"));
+    let facade = root.lines().find(|l| l.starts_with("nn-dist = { workspace")).unwrap();
+    assert!(facade.contains("optional = true"), "the facade's nn-dist must be optional");
 }
 
 /// Formula tags (`F2`, `B3`, ...) in a text, with ranges such as `L1–L3` expanded.

@@ -11,7 +11,7 @@
 //! fix the order of the additions.
 //!
 //! # Using it
-//! 1. [`Group::mpi`] (under `mpirun`), or [`Group::threads`].
+//! 1. `Group::mpi` (feature `mpi`; under `mpirun`), or [`Group::threads`].
 //! 2. Every process loads the data and builds the configuration, then [`Group::agree`] compares
 //!    their [`Fingerprint`]s: a different configuration or data set is an error in every process.
 //! 3. [`Group::broadcast_parameters`] gives every process rank 0's network (or rank 0 sends a

@@ -42,6 +42,7 @@ fn tag_bwd(k: usize) -> i32 {
 /// Failure word: `kind << 32 | (rank + 1)`, 0 for none.
 const KIND_SHARD: u64 = 1 << 32;
 const KIND_STEP: u64 = 2 << 32;
+const KIND_SHAPE: u64 = 3 << 32;
 /// How much longer each rank down the chain waits than the one before it: the neighbour of a lost
 /// rank gives up first, and names it.
 const STAGGER: Duration = Duration::from_millis(500);
@@ -156,6 +157,33 @@ impl<T: Float + Element> GradientReducer<T> for ChainReducer<T> {
         };
         let local: &LocalShards<'_, T> = shards;
         let header = with_link!(group, link => chain_step(&mut link, layout, bufs, local, timeout, &mut stats))?;
+        let [loss_bits, correct, failure, _] = header;
+        // A failure anywhere (carried by the header) comes first: then every rank returns an error
+        // at this step, before touching the total.
+        if failure != 0 {
+            let failed = (failure & 0xffff_ffff)
+                .checked_sub(1)
+                .and_then(|f| usize::try_from(f).ok())
+                .unwrap_or(usize::MAX);
+            if failed == r
+                && let Some(e) = shards.first_error()
+            {
+                return Err(e.clone());
+            }
+            let what = match failure & !0xffff_ffff {
+                KIND_STEP => {
+                    "is not at the same step as the rank before it (the processes are out of step)"
+                }
+                KIND_SHAPE => {
+                    "has gradients of another shape than the network the reducer was built for"
+                }
+                _ => "failed in its shards (its own error says why)",
+            };
+            return Err(nn_train::Error::Reduction {
+                detail: format!("rank {failed} {what}, at step {}", shards.step()),
+                all_processes: true,
+            });
+        }
         // Every rank unpacks the same total, so every rank finds the same finiteness.
         let total = if r + 1 == n { &self.out } else { &self.bwd_in };
         let finite = match shards.total_mut().and_then(|t| self.layout.unpack(total, t)) {
@@ -169,24 +197,6 @@ impl<T: Float + Element> GradientReducer<T> for ChainReducer<T> {
         };
         stats.reduce_time = started.elapsed();
         self.stats.add(&stats);
-        let [loss_bits, correct, failure, _] = header;
-        if failure != 0 {
-            let failed = usize::try_from((failure & 0xffff_ffff) - 1).unwrap_or(usize::MAX);
-            if failed == r
-                && let Some(e) = shards.first_error()
-            {
-                return Err(e.clone());
-            }
-            let what = if failure & !0xffff_ffff == KIND_STEP {
-                "is not at the same step as the rank before it (the processes are out of step)"
-            } else {
-                "failed in its shards (its own error says why)"
-            };
-            return Err(nn_train::Error::Reduction {
-                detail: format!("rank {failed} {what}, at step {}", shards.step()),
-                all_processes: true,
-            });
-        }
         Ok(StepTotals {
             loss: f64::from_bits(loss_bits),
             correct: usize::try_from(correct).unwrap_or(usize::MAX),
@@ -257,6 +267,10 @@ fn chain_step<'a, T: Float + Element, L: Link<'a>>(
     if in_step != step {
         if failure == 0 {
             failure = KIND_STEP | (r as u64 + 1);
+        }
+    } else if !layout.fits(shards) {
+        if failure == 0 {
+            failure = KIND_SHAPE | (r as u64 + 1);
         }
     } else {
         match shards.fold_outcomes(loss, usize::try_from(correct).unwrap_or(usize::MAX)) {

@@ -63,6 +63,16 @@ impl Layout {
         Ok(Layout { chunks, len: offset })
     }
 
+    /// Whether every local gradient has the layout's shape.
+    pub(crate) fn fits<T: Float>(&self, shards: &LocalShards<'_, T>) -> bool {
+        (0..shards.len()).filter_map(|i| shards.gradients(i)).all(|g| {
+            self.chunks.iter().all(|c| {
+                g.layer(c.layer)
+                    .is_some_and(|m| m.nrows() == c.nrows && m.ncols() >= c.col0 + c.ncols)
+            }) && g.n_layers() == self.chunks.last().map_or(0, |c| c.layer + 1)
+        })
+    }
+
     /// Cuts `buf` (of `self.len` entries) into the chunks' slices.
     pub(crate) fn split_mut<'a, E>(&self, buf: &'a mut [E]) -> Vec<&'a mut [E]> {
         let mut out = Vec::with_capacity(self.chunks.len());

@@ -133,3 +133,26 @@ fn single_process_errors_are_unchanged_by_the_seam() {
         trainer.step(&mut net, wrong.as_ref(), nn_core::Targets::Classes(&[0, 1, 0, 1])).is_err()
     );
 }
+
+#[test]
+fn a_reducer_built_for_another_network_is_an_error_in_every_rank() {
+    let data = blobs::<f32>(20, 3, 2, 1);
+    let net = classifier::<f32>(&[3, 4, 2], Activation::Relu, 1);
+    let other = classifier::<f32>(&[3, 5, 2], Activation::Relu, 1);
+    let config = TrainConfig::new(10, 0.01, OptimizerConfig::sgd(0.0)).with_shards(2);
+    let results = on_ranks(2, Options::default(), |g| {
+        let mut net = net.clone();
+        let reducer = g.chain_reducer(&other).unwrap();
+        let mut trainer =
+            Trainer::new(&net, config.clone()).unwrap().with_reducer(&net, reducer)?;
+        trainer.fit(&mut net, &data, None, &mut NoObserver).map(|_| ())
+    });
+    for r in results {
+        match r {
+            Err(nn_train::Error::Reduction { detail, all_processes: true }) => {
+                assert!(detail.contains("another shape"), "{detail}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

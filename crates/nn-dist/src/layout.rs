@@ -175,3 +175,37 @@ fn chunk_cols<'g, T: Float>(
     }
     nn_linalg::cols(m.subcols(c.col0, c.ncols))
 }
+
+#[cfg(test)]
+mod tests {
+    use nn_core::rng::{ChaCha8Rng, SeedableRng};
+    use nn_core::{Activation, Loss, Network};
+
+    use super::Layout;
+
+    #[test]
+    fn chunks_tile_the_gradient_in_whole_columns_of_one_layer() {
+        let net: Network<f32> = Network::builder(7, Loss::SoftmaxCrossEntropy)
+            .layer(5, Activation::Relu)
+            .layer(3, Activation::Identity)
+            .build(&mut ChaCha8Rng::seed_from_u64(0))
+            .unwrap();
+        for chunk_elems in [1, 4, 5, 11, 40, 1000] {
+            let layout = Layout::new(&net, chunk_elems).unwrap();
+            assert_eq!(layout.len, net.n_params());
+            let mut offset = 0;
+            let mut next_col = [0usize; 2];
+            for c in &layout.chunks {
+                assert_eq!(c.offset, offset);
+                assert_eq!(c.col0, next_col[c.layer]);
+                assert!(c.ncols >= 1 && (c.ncols == 1 || c.len() <= chunk_elems));
+                next_col[c.layer] += c.ncols;
+                offset += c.len();
+            }
+            assert_eq!(next_col, [8, 6]);
+            let mut buf = vec![0u8; layout.len];
+            let lens: Vec<usize> = layout.split_mut(&mut buf).iter().map(|s| s.len()).collect();
+            assert_eq!(lens, layout.chunks.iter().map(super::Chunk::len).collect::<Vec<_>>());
+        }
+    }
+}

@@ -152,3 +152,33 @@ fn the_bytes_sent_per_step_are_one_gradient_per_neighbour_and_direction() {
     }
     assert!(stats[1].1.is_empty() && stats[2].1.is_empty());
 }
+
+#[test]
+fn steps_on_a_batch_given_by_the_caller_are_bit_identical_too() {
+    // `Trainer::step` takes the whole batch in every rank; each rank uses its shards' columns.
+    let data = blobs::<f64>(23, 5, 3, 9);
+    let start = classifier::<f64>(&[5, 8, 3], Activation::Relu, 1);
+    let config = TrainConfig::new(23, 0.1, OptimizerConfig::adam()).with_shards(5);
+    let run = |trainer: &mut nn_train::Trainer<f64>, net: &mut nn_core::Network<f64>| {
+        (0..3)
+            .map(|_| trainer.step(net, data.inputs(), data.targets()).unwrap().to_bits())
+            .collect::<Vec<_>>()
+    };
+    let mut net = start.clone();
+    let mut trainer = nn_train::Trainer::new(&net, config.clone()).unwrap();
+    let losses = run(&mut trainer, &mut net);
+    let alone = crate::support::bits(&net);
+    let results = on_ranks(3, Options::default(), |g| {
+        let mut net = start.clone();
+        let reducer = g.chain_reducer(&net).unwrap();
+        let mut trainer = nn_train::Trainer::new(&net, config.clone())
+            .unwrap()
+            .with_reducer(&net, reducer)
+            .unwrap();
+        (run(&mut trainer, &mut net), crate::support::bits(&net))
+    });
+    for (l, params) in results {
+        assert_eq!(l, losses);
+        assert!(params == alone);
+    }
+}

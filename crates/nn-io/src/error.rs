@@ -238,7 +238,7 @@ pub enum OnnxError {
     /// A value of an f64 network is finite but beyond float32's range, in which ONNX models
     /// compute.
     #[error(
-        "{what} of layer {layer_idx} is {value}, beyond float32's range (±3.4028235e38): the ONNX model computes in float32"
+        "{what} of layer {layer_idx} is {value:e}, beyond float32's range (±3.4028235e38): the ONNX model computes in float32"
     )]
     NotFloat32 {
         /// The layer.
@@ -254,6 +254,14 @@ pub enum OnnxError {
         /// The key.
         key: String,
         /// Why not.
+        reason: &'static str,
+    },
+    /// An option of [`crate::OnnxOptions`] that would make an invalid model.
+    #[error("option {option}: {reason}")]
+    InvalidOption {
+        /// The option's field, e.g. `"graph_name"`.
+        option: &'static str,
+        /// Why it is refused.
         reason: &'static str,
     },
     /// The model would exceed protobuf's 2 GiB message limit, which every ONNX reader keeps.

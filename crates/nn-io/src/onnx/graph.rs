@@ -31,6 +31,12 @@ pub(super) fn model<T: StoredFloat>(
     options: &OnnxOptions,
 ) -> Result<ModelProto, OnnxError> {
     net.check_finite().map_err(OnnxError::Invalid)?;
+    if options.graph_name.is_empty() {
+        return Err(OnnxError::InvalidOption {
+            option: "graph_name",
+            reason: "empty: ONNX requires a graph name",
+        });
+    }
     for key in options.metadata.keys() {
         if key.is_empty() {
             return Err(OnnxError::MetadataKey { key: key.clone(), reason: "empty" });

@@ -42,7 +42,7 @@ const PROTOBUF_LIMIT: u64 = (1 << 31) - 1;
 /// What [`export_onnx`] writes besides the network: metadata and names.
 ///
 /// Every value is valid except metadata keys that are empty or start with `nn.` (nn-io's own
-/// entries), which [`encode_onnx`] refuses. Build it with [`OnnxOptions::new`] and the `with_*`
+/// entries) and an empty graph name, which [`encode_onnx`] refuses. Build it with [`OnnxOptions::new`] and the `with_*`
 /// setters; the fields can also be changed directly.
 ///
 /// ```
@@ -67,7 +67,7 @@ pub struct OnnxOptions {
     /// The model's `doc_string`; `None` (the default) writes a one-line description of the
     /// architecture.
     pub doc_string: Option<String>,
-    /// The graph's name: `"nn"` by default.
+    /// The graph's name: `"nn"` by default; ONNX requires one (not empty).
     pub graph_name: String,
     /// The model's `model_version`, if any (none by default).
     pub model_version: Option<i64>,
@@ -146,7 +146,8 @@ impl Default for OnnxOptions {
 /// # Errors
 /// [`OnnxError::Invalid`] for a non-finite parameter; [`OnnxError::NotFloat32`] for an f64
 /// value beyond float32's range; [`OnnxError::MetadataKey`] for an empty key or one starting
-/// with `nn.`; [`OnnxError::TooLarge`] for a model beyond protobuf's 2 GiB.
+/// with `nn.`; [`OnnxError::InvalidOption`] for an empty graph name; [`OnnxError::TooLarge`]
+/// for a model beyond protobuf's 2 GiB.
 pub fn encode_onnx<T: StoredFloat>(
     net: &Network<T>,
     options: &OnnxOptions,

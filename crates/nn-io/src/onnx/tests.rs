@@ -321,6 +321,14 @@ fn reserved_and_empty_metadata_keys_are_refused() {
 }
 
 #[test]
+fn an_empty_graph_name_is_refused() {
+    let net =
+        network::<f32>(&[2, 2], Activation::Relu, Activation::Identity, Loss::MeanSquaredError);
+    let err = encode_onnx(&net, &OnnxOptions::new().with_graph_name("")).unwrap_err();
+    assert!(matches!(err, OnnxError::InvalidOption { option: "graph_name", .. }), "{err}");
+}
+
+#[test]
 fn a_non_finite_parameter_is_refused() {
     let mut net =
         network::<f32>(&[2, 2], Activation::Relu, Activation::Identity, Loss::MeanSquaredError);

@@ -60,3 +60,19 @@ fn an_unwritable_path_is_a_write_error_and_leaves_nothing() {
     assert!(matches!(&err, Error::Write { .. }), "{err}");
     assert_eq!(dir.names(), ["taken.onnx"]);
 }
+
+#[test]
+fn error_messages_are_lower_case_without_closing_period_and_say_what_was_found() {
+    let errors = [
+        (OnnxError::NotFloat32 { layer_idx: 2, what: "elu alpha", value: 1e39 }, "is 1e39"),
+        (OnnxError::MetadataKey { key: "nn.x".to_owned(), reason: "reserved" }, "\"nn.x\""),
+        (OnnxError::InvalidOption { option: "graph_name", reason: "empty" }, "graph_name"),
+        (OnnxError::TooLarge { bytes: 1 << 32, limit: (1 << 31) - 1 }, "4294967296"),
+    ];
+    for (err, found) in errors {
+        let msg = err.to_string();
+        assert!(!msg.chars().next().unwrap().is_uppercase(), "{msg}");
+        assert!(!msg.ends_with('.'), "{msg}");
+        assert!(msg.contains(found), "{msg} does not say {found}");
+    }
+}

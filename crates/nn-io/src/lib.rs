@@ -88,8 +88,8 @@
 //!
 //! # ONNX export
 //! [`export_onnx`] (or [`encode_onnx`] for the bytes) writes a standard ONNX model that
-//! onnxruntime, tract, OpenVINO and the other runtimes load, with [`OnnxOptions`] for its
-//! metadata and names. It is what [`nn_core::Network::predict_proba`] computes:
+//! onnxruntime, tract and the other ONNX runtimes load, with [`OnnxOptions`] for its metadata
+//! and names. It is what [`nn_core::Network::predict_proba`] computes:
 //! - **Opset 17** of the default domain (`ai.onnx`) and **IR version 8**, both of ONNX 1.12
 //!   (2022): runtimes of the last years read them (onnxruntime since 1.12). GELU is written out
 //!   with `Erf` or `Tanh`, since ONNX's `Gelu` operator needs opset 20.
@@ -105,8 +105,9 @@
 //!   as `Relu(z) + Log(1 + Exp(−|z|))` (finite for any z), and nothing for the identity.
 //! - **float32 throughout.** An f32 network's parameters are stored bit for bit; an f64
 //!   network's are rounded to the nearest float32 (a value beyond float32's range is an
-//!   [`OnnxError::NotFloat32`]). Outputs agree with `predict_proba` to about 1e-6 relative for
-//!   f32 networks (sums are added in another order, and `exp`, `erf`, `tanh` are the runtime's).
+//!   [`OnnxError::NotFloat32`]). onnxruntime's outputs agree with `predict_proba` to about 1e-6
+//!   relative (sums are added in another order, and `exp`, `erf`, `tanh` are the runtime's);
+//!   `.ci/run` checks every activation × loss within 1e-5.
 //! - `metadata_props`: `nn.sizes` (`784,256,10`), `nn.activations` (`relu,identity`), `nn.loss`,
 //!   `nn.output` (what the output means) and `nn.precision` (`f32` or `f64`: the network's float
 //!   type before the export), then the entries of [`OnnxOptions::metadata`]: this is where the

@@ -2,7 +2,7 @@
 //! model per activation × loss, each with 100 inputs and our `predict_proba` for them.
 //!
 //! ```sh
-//! cargo run --release --example onnx_check -- DIR
+//! cargo run --example onnx_check -- DIR
 //! python scripts/check_onnx.py DIR      # in a virtualenv with onnx and onnxruntime
 //! ```
 //!

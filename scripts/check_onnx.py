@@ -2,7 +2,7 @@
 
     python scripts/check_onnx.py DIR [--mnist MODEL.onnx]
 
-DIR is what `cargo run --release --example onnx_check -- DIR` writes: for every model listed in
+DIR is what `cargo run --example onnx_check -- DIR` writes: for every model listed in
 DIR/manifest.tsv, NAME.onnx, NAME.inputs.npy (float32, one sample per row) and
 NAME.expected.npy (nn's predict_proba of those inputs). Each model must:
 - pass onnx's full checker (with strict shape inference);

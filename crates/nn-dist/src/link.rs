@@ -72,9 +72,20 @@ pub(crate) trait Link<'a> {
     fn fail(&mut self, error: Error) -> Error;
 }
 
-/// Paces a polling loop and tells when it waited too long without progress: spins briefly, then
-/// yields the core, then sleeps in short naps (so that idle ranks leave the cores to busy ones
-/// when there are more ranks than cores).
+/// How long a waiting rank polls without pause.
+pub(crate) const SPIN: Duration = Duration::from_micros(500);
+/// Until when it yields its core between polls (then it naps).
+pub(crate) const YIELD: Duration = Duration::from_millis(5);
+
+/// Paces a polling loop and tells when it waited too long without progress: spins for
+/// [`SPIN`], then yields the core until [`YIELD`], then sleeps in short naps (so that long waits,
+/// such as rank 0 writing a checkpoint, leave the core to others).
+///
+/// MPI moves a message only while both sides call into it (a large message is a rendezvous:
+/// the receiver pulls the data, the sender must see the acknowledgement), so a rank that gives up
+/// its core too early slows its peer down: on a shared 2-core machine, yielding at once cost
+/// 5–8 ms per W1 step, spinning for 0.2–1 ms about 1 ms, and spinning for ever (a spinning rank can
+/// hold the core its peer needs) 12 ms (`chain_bench`, medians of 1,000 steps).
 pub(crate) struct Waiter {
     last_progress: Instant,
     idle_polls: u32,
@@ -102,9 +113,9 @@ impl Waiter {
             return Err(waited);
         }
         self.idle_polls = self.idle_polls.saturating_add(1);
-        if self.idle_polls < 64 {
+        if self.idle_polls < 64 || waited < SPIN {
             std::hint::spin_loop();
-        } else if waited < Duration::from_millis(2) {
+        } else if waited < YIELD {
             std::thread::yield_now();
         } else {
             std::thread::sleep(Duration::from_micros(50));

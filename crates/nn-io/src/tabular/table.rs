@@ -368,16 +368,17 @@ pub fn parse_csv(reader: impl Read, options: &CsvOptions) -> Result<Table, Tabul
         .buffer_capacity(BUFFER)
         .from_reader(Source::new(reader, options.max_record_bytes));
     let mut record = csv::ByteRecord::new();
-    // The next record and the line where it starts, or `None` at the end.
-    let next = |csv: &mut csv::Reader<Source<_>>, record: &mut csv::ByteRecord| {
+    // The next record that is not a line of spaces (which the CSV reader reads as one empty
+    // field), and the line where it starts; `None` at the end.
+    let next = |csv: &mut csv::Reader<Source<_>>, record: &mut csv::ByteRecord| loop {
         let start = csv.position().clone();
         csv.get_mut().start_record(start.byte());
-        match csv.read_byte_record(record) {
-            Ok(more) => Ok(more.then(|| start.line() + csv.get_ref().leading_newlines)),
-            Err(e) => {
-                let line = start.line() + csv.get_ref().leading_newlines;
-                Err(read_error(&e, line, options.max_record_bytes))
-            }
+        let result = csv.read_byte_record(record);
+        let line = start.line() + csv.get_ref().leading_newlines;
+        match result {
+            Ok(true) if record.len() == 1 && record[0].is_empty() => {}
+            Ok(more) => return Ok(more.then_some(line)),
+            Err(e) => return Err(read_error(&e, line, options.max_record_bytes)),
         }
     };
     if next(&mut csv, &mut record)?.is_none() {
@@ -393,10 +394,6 @@ pub fn parse_csv(reader: impl Read, options: &CsvOptions) -> Result<Table, Tabul
         lines: Vec::new(),
     };
     while let Some(line) = next(&mut csv, &mut record)? {
-        // A line of spaces is blank too, not a row of one empty field.
-        if record.len() == 1 && record[0].is_empty() {
-            continue;
-        }
         let row = table.rows.len() + 1;
         if record.len() != n_cols {
             return Err(TabularError::Ragged { row, line, expected: n_cols, found: record.len() });

@@ -17,3 +17,5 @@ mod model;
 mod mutations;
 mod safetensors;
 mod support;
+#[cfg(feature = "tabular")]
+mod tabular;

@@ -111,7 +111,10 @@ pub enum TabularError {
         second: usize,
     },
     /// A data row has more or fewer fields than the header row.
-    #[error("row {row} (line {line}): {found} fields, but the header has {expected} columns")]
+    #[error(
+        "row {row} (line {line}): {found} field{}, but the header has {expected} columns",
+        if *found == 1 { "" } else { "s" }
+    )]
     Ragged {
         /// The data row, from 1.
         row: usize,

@@ -37,14 +37,16 @@ fn push_row<'a>(out: &mut String, fields: impl IntoIterator<Item = &'a str>) {
 
 /// `v` with the precision of `T`: 7 significant digits for f32 outputs, the shortest exact
 /// form for f64, so that an f32 network's predictions do not print digits it does not have.
+/// Very small or large values are written with an exponent (`2.5e-8`) when that is shorter.
 fn number<T: Float>(v: f64) -> String {
-    if T::NAME == "f32" {
+    let v = if T::NAME == "f32" {
         // Round to 7 significant digits, then print the shortest form of the rounded value.
-        let rounded: f64 = format!("{v:.6e}").parse().unwrap_or(v);
-        rounded.to_string()
+        format!("{v:.6e}").parse().unwrap_or(v)
     } else {
-        v.to_string()
-    }
+        v
+    };
+    let (plain, exponent) = (v.to_string(), format!("{v:e}"));
+    if exponent.len() < plain.len() { exponent } else { plain }
 }
 
 impl Preprocessor {
@@ -120,7 +122,10 @@ mod tests {
     #[test]
     fn numbers_keep_the_precision_of_the_float_type() {
         assert_eq!(number::<f32>(152.300_003_051_757_8), "152.3");
-        assert_eq!(number::<f32>(1.234_567_89e-9), "0.000000001234568");
+        assert_eq!(number::<f32>(1.234_567_89e-9), "1.234568e-9");
+        assert_eq!(number::<f64>(0.25), "0.25");
+        assert_eq!(number::<f64>(-3e20), "-3e20");
+        assert_eq!(number::<f32>(1234.0), "1234");
         assert_eq!(number::<f64>(152.300_003_051_757_8), "152.3000030517578");
     }
 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
-use nn::io::tabular::{Feature, Preprocessor, TabularSpec, TargetEncoding, Task};
+use nn::io::tabular::{Feature, Preprocessor, TabularError, TabularSpec, TargetEncoding, Task};
 use nn::io::{ModelMetadata, StoredFloat};
 use nn::net::rng::{ChaCha8Rng, SeedableRng};
 use nn::net::{Activation, Network};
@@ -109,6 +109,18 @@ impl<T: StoredFloat> Observer<T> for Reporter<'_> {
     }
 }
 
+/// A missing-value error, with the flag that would impute it.
+fn hint_impute(e: anyhow::Error, imputing: bool) -> anyhow::Error {
+    let missing = e.chain().any(|c| {
+        matches!(c.downcast_ref::<TabularError>(), Some(TabularError::MissingValue { .. }))
+    });
+    if missing && !imputing {
+        anyhow!("{e:#}: pass --impute mean to replace missing values by the training mean")
+    } else {
+        e
+    }
+}
+
 /// A short description of the features, for the summary.
 fn describe_features(pre: &Preprocessor) -> String {
     const SHOWN: usize = 8;
@@ -186,9 +198,11 @@ fn train_as<T: StoredFloat>(args: &TrainArgs, out: &mut Out) -> Result<()> {
             (a, b, args.train.clone())
         }
     };
-    let pre = Preprocessor::fit(&train_table, &spec).with_context(|| train_name.clone())?;
-    let train = encode::<T>(&pre, &train_table, &args.train)?;
-    let test = encode::<T>(&pre, &test_table, &test_path)?;
+    let hint = |e: anyhow::Error| hint_impute(e, args.impute.is_some());
+    let pre =
+        Preprocessor::fit(&train_table, &spec).with_context(|| train_name.clone()).map_err(hint)?;
+    let train = encode::<T>(&pre, &train_table, &args.train).map_err(hint)?;
+    let test = encode::<T>(&pre, &test_table, &test_path).map_err(hint)?;
     let test_desc = match &args.test {
         Some(p) => p.display().to_string(),
         None => format!(

@@ -133,8 +133,8 @@ pub enum TabularError {
         /// The header's names, comma-separated (cut after a few).
         available: String,
     },
-    /// A feature cell is empty and imputation is off.
-    #[error("{at}: missing value (fill it in, or impute missing values with the training mean)")]
+    /// A feature cell is empty and imputation is off ([`Imputation::Off`](crate::tabular::Imputation::Off)).
+    #[error("{at}: missing value, and imputation is off")]
     MissingValue {
         /// The cell.
         at: CellRef,

@@ -204,7 +204,10 @@ fn missing_values_are_errors_unless_imputed() {
     let csv = "x,color,y\n1,red,1\n,blue,2\n3,,3\n5,red,4\n";
     let err = fit(csv, &regression(&["y"])).unwrap_err();
     assert_eq!(err, TabularError::MissingValue { at: at(2, 3, 1, "x") });
-    assert!(err.to_string().starts_with("row 2 (line 3), column 1 \"x\": missing value"));
+    assert_eq!(
+        err.to_string(),
+        "row 2 (line 3), column 1 \"x\": missing value, and imputation is off"
+    );
     let spec = regression(&["y"]).with_imputation(Imputation::Mean);
     let pre = fit(csv, &spec).unwrap();
     let [Feature::Numeric(x), Feature::Categorical(color)] = pre.features() else { panic!() };

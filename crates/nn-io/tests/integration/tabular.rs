@@ -603,3 +603,67 @@ fn predictions_are_csv_in_the_targets_terms() {
     assert_eq!(csv, "p,q,prob_p,prob_q\n1,0,0.5,0.25\n");
     assert!(matches!(pre.predictions_csv(&[0.5f32]), Err(TabularError::OutputShape { .. })));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Arbitrary input.
+
+/// Text made of the pieces CSV files are made of, so that random draws reach deep paths.
+fn csv_like() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    let piece = prop_oneof![
+        Just(b",".to_vec()),
+        Just(b"\n".to_vec()),
+        Just(b"\r\n".to_vec()),
+        Just(b"\"".to_vec()),
+        Just(b" ".to_vec()),
+        Just(b"1".to_vec()),
+        Just(b"-2.5e3".to_vec()),
+        Just(b"nan".to_vec()),
+        Just(b"inf".to_vec()),
+        Just(b"0".to_vec()),
+        Just(b"red".to_vec()),
+        Just(b"y".to_vec()),
+        Just(b"\xff".to_vec()),
+        Just("é".as_bytes().to_vec()),
+        Just(b"\xef\xbb\xbf".to_vec()),
+        any::<u8>().prop_map(|b| vec![b]),
+    ];
+    prop::collection::vec(piece, 0..80).prop_map(|pieces| pieces.concat())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(256)
+    ))]
+
+    /// Reading, fitting every task, transforming, predicting and the JSON round trip: errors or
+    /// consistent values, never a panic, whatever the bytes.
+    #[test]
+    fn arbitrary_tables_never_panic(bytes in csv_like(), max_record in 1usize..64) {
+        let options = CsvOptions::default().with_max_record_bytes(max_record * 8);
+        let Ok(t) = parse_csv(&bytes[..], &options) else { return Ok(()) };
+        proptest::prop_assert!(t.n_rows() > 0);
+        for r in 0..t.n_rows() {
+            for c in 0..t.n_columns() {
+                proptest::prop_assert!(t.cell(r, c).is_some());
+            }
+        }
+        let last = t.columns().last().cloned().unwrap_or_default();
+        for task in [Task::Classification, Task::Regression, Task::Multilabel] {
+            for imputation in [Imputation::Off, Imputation::Mean] {
+                let spec = TabularSpec::new(task, [last.clone()]).with_imputation(imputation);
+                let Ok(pre) = Preprocessor::fit(&t, &spec) else { continue };
+                if let Ok(inputs) = pre.transform_inputs::<f32>(&t) {
+                    proptest::prop_assert_eq!(inputs.values.len(), pre.n_inputs() * t.n_rows());
+                    proptest::prop_assert!(inputs.values.iter().all(|v| v.is_finite()));
+                }
+                // The training table's targets always encode.
+                pre.transform_targets::<f64>(&t).unwrap();
+                let outputs = vec![0.5f32; pre.n_outputs() * t.n_rows()];
+                let csv = pre.predictions_csv(&outputs).unwrap();
+                proptest::prop_assert_eq!(parse_csv(csv.as_bytes(), &CsvOptions::default()).unwrap().n_rows(), t.n_rows());
+                proptest::prop_assert_eq!(Preprocessor::from_json(&pre.to_json()).unwrap(), pre);
+            }
+        }
+    }
+}

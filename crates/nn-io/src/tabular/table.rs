@@ -297,25 +297,36 @@ impl<R: Read> Source<R> {
         self.leading_done = false;
         let pending = usize::try_from(self.delivered.saturating_sub(start)).unwrap_or(usize::MAX);
         let skip = self.tail.len().saturating_sub(pending);
-        let bytes: Vec<u8> = self.tail.iter().skip(skip).copied().collect();
-        self.scan(&bytes);
+        // Usually the first byte ends the run: this is O(1) per record, not O(BUFFER).
+        let (front, back) = self.tail.as_slices();
+        let (front, back) = if skip < front.len() {
+            (&front[skip..], back)
+        } else {
+            (&[][..], &back[skip - front.len()..])
+        };
+        let (leading, done) = leading_newlines(front.iter().chain(back), 0);
+        (self.leading_newlines, self.leading_done) = (leading, done);
     }
 
     fn scan(&mut self, bytes: &[u8]) {
-        if self.leading_done {
-            return;
-        }
-        for &b in bytes {
-            match b {
-                b'\n' => self.leading_newlines += 1,
-                b'\r' => {}
-                _ => {
-                    self.leading_done = true;
-                    return;
-                }
-            }
+        if !self.leading_done {
+            (self.leading_newlines, self.leading_done) =
+                leading_newlines(bytes.iter(), self.leading_newlines);
         }
     }
+}
+
+/// Adds to `count` the `\n` bytes of the run of line breaks that starts `bytes`; whether the
+/// run ends within them.
+fn leading_newlines<'a>(bytes: impl Iterator<Item = &'a u8>, mut count: u64) -> (u64, bool) {
+    for &b in bytes {
+        match b {
+            b'\n' => count += 1,
+            b'\r' => {}
+            _ => return (count, true),
+        }
+    }
+    (count, false)
 }
 
 impl<R: Read> Read for Source<R> {

@@ -3,16 +3,16 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use nn::io::AnyNetwork;
-use nn::io::tabular::{EncodedTargets, Preprocessor, Table};
+use nn::io::tabular::{EncodedTargets, Preprocessor, Table, Task};
 use nn::linalg::Mat;
 use nn::net::{Float, Network};
 use nn::train::{ConfusionMatrix, Dataset, evaluate};
 
 use crate::metrics::{self, LabelScores, MultilabelScores, RegressionScores};
 use crate::output::{Out, warning};
-use crate::{EvalArgs, load_model, read_table};
+use crate::{EvalArgs, charts, check_output, load_model, plot, read_table};
 
 /// A table encoded for a network: inputs and targets as a data set, and the targets as the
 /// preprocessing gives them (in their units, for metrics).
@@ -165,7 +165,17 @@ impl Scores {
 
 pub(crate) fn run(args: &EvalArgs, out: &mut Out) -> Result<()> {
     let options = args.csv.options()?;
+    if let Some(path) = &args.plot {
+        check_output(path, "--plot")?;
+        plot::check_extension(path)?;
+    }
     let (net, _, pre) = load_model(&args.model)?;
+    if args.plot.is_some() && pre.task() != Task::Classification {
+        bail!(
+            "--plot draws a confusion matrix: it needs a classification model, this one is {}",
+            pre.task()
+        );
+    }
     let table = read_table(&args.test, &options)?;
     match net {
         AnyNetwork::F32(net) => eval_as(&net, &pre, &table, args, out),
@@ -190,6 +200,10 @@ fn eval_as<T: Float>(
     ))?;
     for line in scores.details(pre) {
         out.line(line)?;
+    }
+    if let (Some(path), Scores::Classification { confusion, .. }) = (&args.plot, &scores) {
+        charts::plot_confusion(path, confusion, &pre.output_names())?;
+        out.line(format!("saved the confusion matrix to {}", path.display()))?;
     }
     out.line(scores.final_line())
 }

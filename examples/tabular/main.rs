@@ -22,11 +22,11 @@
 //! order. Every subcommand has `--help`. Errors print one line on stderr and exit with code 2,
 //! writing nothing; a closed stdout (`| head`) ends the output quietly.
 
+mod charts;
 mod eval;
 mod metrics;
 mod output;
 #[path = "../mnist/plot.rs"]
-#[allow(dead_code, reason = "the confusion-matrix chart of the mnist example is not used here")]
 mod plot;
 mod predict;
 #[cfg(test)]
@@ -216,6 +216,9 @@ struct EvalArgs {
     /// The table to evaluate on: the training columns, targets included.
     #[arg(long)]
     test: PathBuf,
+    /// Classification: the confusion matrix as a picture (.png or .svg).
+    #[arg(long)]
+    plot: Option<PathBuf>,
     #[command(flatten)]
     csv: CsvArgs,
 }

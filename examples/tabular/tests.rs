@@ -281,7 +281,9 @@ fn classification_with_string_labels_and_categorical_features() {
         .zip(truth.lines().skip(1))
         .filter(|(p, t)| p.split(',').next() == t.split(',').nth(3))
         .count();
-    let evaluated = ok(&format!("eval --model {model} --test {data}"));
+    let confusion = dir.path("confusion.png");
+    let evaluated = ok(&format!("eval --model {model} --test {data} --plot {confusion}"));
+    assert!(fs::read(&confusion).unwrap().starts_with(b"\x89PNG"));
     let accuracy = format!("test_accuracy={:.4}", right as f64 / 1200.0);
     assert_eq!(last_line(&evaluated).split(' ').next(), Some(accuracy.as_str()));
     assert!(evaluated.contains("online big spender"), "{evaluated}");
@@ -442,6 +444,8 @@ fn bad_input_is_one_clear_error_and_writes_nothing() {
         "train --train {good} --task regression --target price --ignore rent --epochs 1 --save-model {model}"
     ));
     let other = dir.write("other.csv", "x,y\n1,2\n");
+    let err = fails(&format!("eval --model {model} --test {good} --plot {}", dir.path("c.svg")));
+    assert!(err.contains("needs a classification model"), "{err}");
     let err = fails(&format!("eval --model {model} --test {other}"));
     assert!(err.contains("other.csv: no column \"area\""), "{err}");
     let err =

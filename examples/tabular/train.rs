@@ -1,6 +1,5 @@
 //! The `train` command: read, split, fit the preprocessing, train, score, save.
 
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -13,7 +12,7 @@ use nn::train::{Control, Dataset, EarlyStopping, EpochReport, Observer, TrainCon
 
 use crate::eval::{encode, score};
 use crate::output::{Out, warning};
-use crate::{Precision, TrainArgs, check_output, plot, read_table};
+use crate::{Precision, TrainArgs, charts, check_output, plot, read_table};
 
 /// The training settings, parsed and checked before any file is read.
 struct Settings {
@@ -320,49 +319,9 @@ fn train_as<T: StoredFloat>(args: &TrainArgs, out: &mut Out) -> Result<()> {
         out.line(format!("exported the weights to {}", path.display()))?;
     }
     if let Some(path) = &args.plot {
-        plot_history(path, trainer.history(), validation.is_some())?;
+        charts::plot_history(path, trainer.history(), validation.is_some())?;
         out.line(format!("saved the learning curves to {}", path.display()))?;
     }
     out.line(format!("training took {seconds:.1} s"))?;
     out.line(scores.final_line())
-}
-
-/// Loss (and accuracy, for classification) per epoch, written atomically: drawn into a
-/// temporary file next to `path`, then renamed over it.
-fn plot_history(path: &Path, history: &[EpochReport], has_validation: bool) -> Result<()> {
-    let eval_name = if has_validation { "validation" } else { "test" };
-    let series = |name: &str, f: &dyn Fn(&EpochReport) -> Option<f64>| plot::Series {
-        name: name.to_owned(),
-        points: history.iter().filter_map(|h| f(h).map(|v| ((h.epoch + 1) as f64, v))).collect(),
-    };
-    let mut charts = vec![plot::LineChart {
-        title: "loss".to_owned(),
-        x_label: "epoch".to_owned(),
-        y_label: "loss".to_owned(),
-        series: vec![
-            series("train", &|h| Some(h.train_loss)),
-            series(eval_name, &|h| h.validation.as_ref().map(|v| v.loss)),
-        ],
-    }];
-    if history.iter().any(|h| h.train_accuracy.is_some()) {
-        charts.push(plot::LineChart {
-            title: "accuracy".to_owned(),
-            x_label: "epoch".to_owned(),
-            y_label: "accuracy".to_owned(),
-            series: vec![
-                series("train", &|h| h.train_accuracy),
-                series(eval_name, &|h| h.validation.as_ref().and_then(|v| v.accuracy)),
-            ],
-        });
-    }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let ext = path.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp: PathBuf = path.with_file_name(format!(".{name}.tmp.{}.{ext}", std::process::id()));
-    let written = plot::save_line_charts(&tmp, &charts)
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(anyhow::Error::from));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e.context(format!("cannot write the plot {}", path.display())));
-    }
-    Ok(())
 }

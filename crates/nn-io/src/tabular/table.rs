@@ -238,7 +238,7 @@ impl Table {
     }
 }
 
-/// The marker of the I/O error that [`Limited`] returns when a record runs past the limit.
+/// The marker of the I/O error that [`Source`] returns when a record runs past the limit.
 #[derive(Debug)]
 struct TooLong;
 

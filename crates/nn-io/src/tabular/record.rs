@@ -263,6 +263,58 @@ impl Preprocessor {
         Ok(pre)
     }
 
+    /// The preprocessing as string entries for another runtime's metadata (ONNX's
+    /// `metadata_props`, for example), so that a model exported without this crate's code can
+    /// be fed and read:
+    /// - `tabular.preprocessing`: the JSON of [`Preprocessor::to_json`], every statistic;
+    /// - `tabular.task`: `classification`, `regression` or `multilabel`;
+    /// - `tabular.columns`: the training file's columns in order, as a JSON array;
+    /// - `tabular.inputs`: the network's inputs in order (`area`, `city=Paris`, ...), as a
+    ///   JSON array;
+    /// - `tabular.outputs`: the network's outputs in order (class names, or target columns), as
+    ///   a JSON array;
+    /// - `tabular.targets`: the target columns, as a JSON array;
+    /// - `tabular.input_transform` and `tabular.output_transform`: what to do, in words.
+    #[must_use]
+    pub fn metadata_entries(&self) -> std::collections::BTreeMap<String, String> {
+        let array = |names: &[String]| serde_json::to_string(names).unwrap_or_default();
+        let output_transform = match &self.target {
+            TargetEncoding::Classes { .. } => {
+                "output k is the probability of class tabular.outputs[k] (softmax applied)"
+            }
+            TargetEncoding::Regression { .. } => {
+                "output k is target tabular.outputs[k] standardized: value = mean + scale * output, with the target's mean and scale in tabular.preprocessing"
+            }
+            TargetEncoding::Multilabel { .. } => {
+                "output k is the probability that label tabular.outputs[k] is 1 (sigmoid applied); predict 1 from 0.5"
+            }
+        };
+        let imputation = match self.imputation {
+            Imputation::Off => "a missing value is an error",
+            Imputation::Mean => {
+                "a missing numeric value is the mean (input 0); a missing category is its columns' frequencies"
+            }
+        };
+        [
+            (METADATA_KEY, self.to_json()),
+            ("tabular.task", self.task.name().to_owned()),
+            ("tabular.columns", array(&self.columns)),
+            ("tabular.inputs", array(&self.input_names())),
+            ("tabular.outputs", array(&self.output_names())),
+            ("tabular.targets", array(&self.target_columns())),
+            (
+                "tabular.input_transform",
+                format!(
+                    "one input per numeric column: (x - mean) / scale; one input per category of each string column: 1 for the row's category, else 0 (all 0 for a category not seen in training); {imputation}; means, scales and categories in tabular.preprocessing"
+                ),
+            ),
+            ("tabular.output_transform", output_transform.to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
     /// Stores the preprocessing in `metadata` under [`METADATA_KEY`], and for a classification
     /// its class names in [`ModelMetadata::class_names`].
     pub fn store_in(&self, metadata: &mut ModelMetadata) {

@@ -506,6 +506,35 @@ fn the_preprocessing_travels_in_a_model_file() {
 }
 
 #[test]
+fn metadata_entries_describe_the_preprocessing_for_other_runtimes() {
+    let [classes, regression, multilabel] =
+        <[Preprocessor; 3]>::try_from(fitted_examples()).unwrap();
+    let entries = regression.metadata_entries();
+    assert_eq!(
+        entries.keys().collect::<Vec<_>>(),
+        [
+            "tabular.columns",
+            "tabular.input_transform",
+            "tabular.inputs",
+            "tabular.output_transform",
+            "tabular.outputs",
+            "tabular.preprocessing",
+            "tabular.targets",
+            "tabular.task",
+        ]
+    );
+    assert_eq!(Preprocessor::from_json(&entries["tabular.preprocessing"]).unwrap(), regression);
+    assert_eq!(entries["tabular.task"], "regression");
+    assert_eq!(entries["tabular.columns"], r#"["x","color","size","t","u","v"]"#);
+    assert_eq!(entries["tabular.inputs"], r#"["color=blue","color=red","size=M","size=S"]"#);
+    assert_eq!(entries["tabular.outputs"], r#"["u","x"]"#);
+    assert!(entries["tabular.output_transform"].contains("mean + scale * output"));
+    assert_eq!(classes.metadata_entries()["tabular.outputs"], r#"["cat","dog"]"#);
+    assert_eq!(classes.metadata_entries()["tabular.targets"], r#"["t"]"#);
+    assert!(multilabel.metadata_entries()["tabular.output_transform"].contains("sigmoid"));
+}
+
+#[test]
 fn a_network_that_does_not_fit_is_an_error() {
     let pre = fitted_examples().remove(1);
     let (n_in, n_out) = (pre.n_inputs(), pre.n_outputs());

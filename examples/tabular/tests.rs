@@ -163,7 +163,8 @@ fn regression_learns_several_targets_and_eval_repeats_the_last_line() {
     let test = dir.write("houses-test.csv", &houses(&mut rng, 200));
     let model = dir.path("houses.model");
     let text = ok(&format!(
-        "train --train {train} --test {test} --target price,rent --task regression --lr 0.003 --epochs 80 --save-model {model}"
+        "train --train {train} --test {test} --target price,rent --task regression \
+         --hidden 32,32 --lr 0.005 --epochs 60 --save-model {model}"
     ));
     let line = last_line(&text);
     assert!(value(line, "test_r2") > 0.99, "{text}");
@@ -209,7 +210,8 @@ fn multilabel_learns_a_rule_and_eval_repeats_the_last_line() {
     let test = dir.write("tags-test.csv", &labels(&mut rng, 300));
     let model = dir.path("tags.model");
     let text = ok(&format!(
-        "train --train {train} --test {test} --target a,b,c --task multilabel --lr 0.003 --epochs 60 --save-model {model}"
+        "train --train {train} --test {test} --target a,b,c --task multilabel \
+         --hidden 32,32 --lr 0.005 --epochs 40 --save-model {model}"
     ));
     let line = last_line(&text);
     assert!(line.starts_with("test_subset_accuracy="), "{text}");
@@ -258,7 +260,9 @@ fn classification_with_string_labels_and_categorical_features() {
     let model = dir.path("shop.model");
     let plot = dir.path("curves.svg");
     let text = ok(&format!(
-        "train --train {data} --target segment --task classification --ignore id --lr 0.003 --epochs 60 --val-split 0.1 --early-stop-patience 10 --save-model {model} --plot {plot}"
+        "train --train {data} --target segment --task classification --ignore id \
+         --hidden 32,32 --lr 0.005 --epochs 50 --val-split 0.1 --early-stop-patience 10 \
+         --save-model {model} --plot {plot}"
     ));
     let line = last_line(&text);
     assert!(value(line, "test_accuracy") >= 0.95, "{text}");

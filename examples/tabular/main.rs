@@ -186,6 +186,10 @@ struct TrainArgs {
     /// Also export the weights as safetensors.
     #[arg(long)]
     export_safetensors: Option<PathBuf>,
+    /// Also export the model as ONNX (opset 17, float32), the preprocessing in its metadata
+    /// (`tabular.*` entries).
+    #[arg(long)]
+    export_onnx: Option<PathBuf>,
     /// Loss (and accuracy) curves per epoch (.png or .svg).
     #[arg(long)]
     plot: Option<PathBuf>,

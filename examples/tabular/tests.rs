@@ -162,15 +162,23 @@ fn regression_learns_several_targets_and_eval_repeats_the_last_line() {
     let train = dir.write("houses.csv", &houses(&mut rng, 600));
     let test = dir.write("houses-test.csv", &houses(&mut rng, 200));
     let model = dir.path("houses.model");
+    let onnx = dir.path("houses.onnx");
     let text = ok(&format!(
         "train --train {train} --test {test} --target price,rent --task regression \
-         --hidden 32,32 --lr 0.005 --epochs 60 --save-model {model}"
+         --hidden 32,32 --lr 0.005 --epochs 60 --save-model {model} --export-onnx {onnx}"
     ));
     let line = last_line(&text);
     assert!(value(line, "test_r2") > 0.99, "{text}");
     assert!(text.contains("city (categorical, 3 categories)"), "{text}");
     let evaluated = ok(&format!("eval --model {model} --test {test}"));
     assert_eq!(last_line(&evaluated), line, "{evaluated}");
+    // The ONNX model carries the preprocessing of the model file in its metadata (protobuf
+    // strings are stored as they are; .ci/run feeds it with onnxruntime from that alone).
+    let json = load_model(&model).unwrap().metadata.extra["tabular.preprocessing"].clone();
+    let bytes = fs::read(&onnx).unwrap();
+    for needle in ["tabular.preprocessing", json.as_str(), "tabular.inputs", "tabular.outputs"] {
+        assert!(bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle}");
+    }
     // Predictions in the targets' units: their RMSE is the one eval reports, to rounding.
     let predictions = dir.path("predictions.csv");
     assert_eq!(ok(&format!("predict --model {model} --csv {test} --output {predictions}")), "");

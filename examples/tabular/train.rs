@@ -166,6 +166,7 @@ fn train_as<T: StoredFloat>(args: &TrainArgs, out: &mut Out) -> Result<()> {
     for (path, what) in [
         (&args.save_model, "--save-model"),
         (&args.export_safetensors, "--export-safetensors"),
+        (&args.export_onnx, "--export-onnx"),
         (&args.plot, "--plot"),
     ] {
         if let Some(p) = path {
@@ -317,6 +318,16 @@ fn train_as<T: StoredFloat>(args: &TrainArgs, out: &mut Out) -> Result<()> {
         nn::io::export_safetensors(path, &net)
             .with_context(|| format!("cannot export {}", path.display()))?;
         out.line(format!("exported the weights to {}", path.display()))?;
+    }
+    if let Some(path) = &args.export_onnx {
+        // Everything a runtime needs to feed the model and read its outputs.
+        let options = nn::io::OnnxOptions::new().with_metadata_entries(pre.metadata_entries());
+        nn::io::export_onnx(path, &net, &options)
+            .with_context(|| format!("cannot export {}", path.display()))?;
+        out.line(format!(
+            "exported the ONNX model (the preprocessing in its metadata) to {}",
+            path.display()
+        ))?;
     }
     if let Some(path) = &args.plot {
         charts::plot_history(path, trainer.history(), validation.is_some())?;

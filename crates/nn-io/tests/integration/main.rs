@@ -18,3 +18,5 @@ mod mutations;
 mod onnx;
 mod safetensors;
 mod support;
+#[cfg(feature = "tabular")]
+mod tabular;

@@ -124,12 +124,11 @@ class _BaseMLP(BaseEstimator):
             seed,
         )
 
-    def _configure(self, seed, n_samples):
-        batch = self._batch_size(n_samples)
+    def _configure(self, model, seed, n_samples, batch):
         name, params = schedule_name_and_params(
             self, max_iter=self.max_iter, steps_per_epoch=-(-n_samples // batch)
         )
-        self._model.configure(
+        model.configure(
             solver=self.solver,
             learning_rate=float(self.learning_rate_init),
             momentum=float(self.momentum),
@@ -198,20 +197,18 @@ class _BaseMLP(BaseEstimator):
         first = not (incremental and hasattr(self, "_model"))
         X, y = self._validate_input(X, y, first=first, classes=classes)
         targets, n_outputs, output = self._targets(y)
-        n_samples = X.shape[0]
-        if first:
-            seed = self._seed()
-            self._model = self._new_model(X.shape[1], n_outputs, output, seed)
-            self._configure(seed, n_samples)
-            self._initialize()
-        else:
-            seed = None
+        seed = self._seed() if first else None
         train_idx = None
         X_val = y_val = None
-        if self.early_stopping:
+        if self.early_stopping:  # never incremental, so `seed` is set
             X_val, y_val, train_idx = self._split(X, y, seed)
-        n_train = n_samples if train_idx is None else len(train_idx)
+        n_train = X.shape[0] if train_idx is None else len(train_idx)
         batch = self._batch_size(n_train)
+        if first:
+            model = self._new_model(X.shape[1], n_outputs, output, seed)
+            self._configure(model, seed, n_train, batch)
+            self._model = model  # only once it is ready: a failure leaves the previous fit
+            self._initialize()
         epochs = 1 if incremental else self.max_iter
         plateau = schedule_name_and_params(self)[0] == "plateau"
         try:

@@ -114,39 +114,3 @@ pub(crate) fn schedule(name: &str, params: &HashMap<String, f64>) -> Result<Sche
 pub(crate) fn activation(name: &str) -> Result<Activation, Failure> {
     name.parse().map_err(|e: nn_core::ParseActivationError| Failure::Value(e.to_string()))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn schedules_need_exactly_their_parameters() {
-        let p = |pairs: &[(&str, f64)]| pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-        assert_eq!(schedule("constant", &p(&[])).unwrap(), Schedule::Constant);
-        assert_eq!(
-            schedule("step", &p(&[("step_epochs", 3.0), ("gamma", 0.5)])).unwrap(),
-            Schedule::Step { step_epochs: 3, gamma: 0.5 }
-        );
-        assert!(schedule("step", &p(&[("gamma", 0.5)])).is_err());
-        assert!(schedule("step", &p(&[("step_epochs", 2.5), ("gamma", 0.5)])).is_err());
-        assert!(schedule("constant", &p(&[("gamma", 0.5)])).is_err());
-        assert!(schedule("warmup", &p(&[])).is_err());
-    }
-
-    #[test]
-    fn nesterov_needs_momentum() {
-        let params = SolverParams {
-            momentum: 0.0,
-            nesterov: true,
-            beta_1: 0.9,
-            beta_2: 0.999,
-            epsilon: 1e-8,
-            weight_decay: 0.0,
-        };
-        assert!(matches!(
-            optimizer("sgd", &params).unwrap(),
-            OptimizerConfig::Sgd(SgdConfig { nesterov: false, .. })
-        ));
-        assert!(optimizer("lbfgs", &params).is_err());
-    }
-}

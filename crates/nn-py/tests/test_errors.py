@@ -141,3 +141,21 @@ def test_the_extension_refuses_wrong_arrays_with_type_errors():
                         beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.0, batch_size=2,
                         dropout=[], schedule="constant", schedule_params={}, n_threads=1,
                         seed=0, max_iter=1)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("alpha", -1.0), ("batch_size", 0), ("batch_size", "big"), ("learning_rate_init", -0.1),
+     ("max_iter", 0), ("shuffle", 1), ("random_state", "seed"), ("tol", -1.0), ("verbose", -1),
+     ("nesterovs_momentum", None), ("early_stopping", "no"), ("beta_1", 1.0), ("beta_2", -0.5),
+     ("epsilon", 0.0), ("n_iter_no_change", 0)],
+)
+def test_parameter_messages_are_word_for_word_sklearns(blobs, name, value):
+    from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+
+    X, y = blobs
+    with pytest.raises(InvalidParameterError) as ours:
+        MLPClassifier(**{name: value}).fit(X, y)
+    with pytest.raises(InvalidParameterError) as theirs:
+        SkMLPClassifier(**{name: value}).fit(X, y)
+    assert str(ours.value) == str(theirs.value)

@@ -162,7 +162,8 @@ def _fail(name, estimator, expected, value):
 
 
 def _describe(constraints):
-    parts = [str(c) for c in constraints]
+    # scikit-learn counts "a bool" as two types, each a part of the list.
+    parts = [p for c in constraints for p in str(c).split(" or ")]
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
 
 

@@ -21,8 +21,8 @@ use crate::Error;
 /// attached, and [`reduce`](GradientReducer::reduce) once per step after its local shards ran
 /// forward and backward. Every process of a group must call `reduce` for every step, also when a
 /// local shard failed: the failure travels with the sums, so that every process stops at the same
-/// step.
-pub trait GradientReducer<T: Float>: Send {
+/// step. `Send + Sync`, so that a [`Trainer`](crate::Trainer) holding one stays both.
+pub trait GradientReducer<T: Float>: Send + Sync {
     /// The shards, out of `n_shards` (the configuration's count), whose gradients this process
     /// computes: a non-empty contiguous range.
     ///
@@ -262,6 +262,14 @@ pub fn shard_span(batch: usize, n_shards: usize, shard: usize) -> Range<usize> {
 #[cfg(test)]
 mod tests {
     use super::shard_span;
+
+    #[test]
+    fn a_trainer_with_any_reducer_is_send_and_sync() {
+        // Callers share a trainer across threads (the Python package releases the GIL with one).
+        fn send_sync<S: Send + Sync>() {}
+        send_sync::<crate::Trainer<f32>>();
+        send_sync::<crate::Trainer<f64>>();
+    }
 
     #[test]
     fn shard_spans_tile_the_batch_in_order() {

@@ -6,10 +6,19 @@
 //! - `forward_backward`: 784-128-10 for batch 32, 128 and 512.
 //! - `train_step`, `train_epoch`: the trainer (W1's network, SGD momentum) on synthetic data, with
 //!   1 and 2 threads, so regressions show without the data set.
+//! - `sse_after_gemm`: a scalar loop compiled for baseline x86-64 (legacy SSE instructions), timed
+//!   right after a GEMM that runs faer's assembly micro-kernels, once after faer's own `matmul`
+//!   (which leaves the upper halves of the vector registers dirty) and once after
+//!   `nn_linalg::gemm_into` (which clears them). On Intel CPUs the first is many times slower (a
+//!   scalar sigmoid: 182 ns against 4.5 ns per element on a Xeon with AVX-512); on AMD CPUs, which
+//!   have no SSE/AVX transition penalty, both run at the same speed. A regression of the fix in
+//!   `nn_linalg::upper_state` shows here on Intel (and in `crates/nn-linalg/tests/integration/upper_state.rs`
+//!   on every CPU with XINUSE).
 
 #![allow(missing_docs, reason = "criterion_group! generates undocumented items")]
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use nn::linalg::{Accum, Mat, Par, gemm_into};
@@ -153,5 +162,68 @@ fn forward_backward(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, w1, gemm_wrapper, forward_backward, training);
+/// A scalar loop of legacy-SSE instructions after a GEMM, with and without the vzeroupper fix.
+fn sse_after_gemm(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let (a, b) = (random(64, 64, &mut rng), random(64, 64, &mut rng));
+    let mut dst = Mat::<f32>::zeros(64, 64);
+    let z: Vec<f32> = (0..1024).map(|i| (i as f32) * 0.01 - 5.0).collect();
+    let mut out = vec![0.0f32; z.len()];
+    // The scalar sigmoid of the issue (libm's expf, then SSE arithmetic) and a loop of SSE
+    // arithmetic alone (softsign), timed without the GEMM before them.
+    let sigmoid = |z: &[f32], out: &mut [f32]| {
+        for (o, &v) in out.iter_mut().zip(z) {
+            *o = 1.0 / (1.0 + (-v).exp());
+        }
+    };
+    let softsign = |z: &[f32], out: &mut [f32]| {
+        for (o, &v) in out.iter_mut().zip(z) {
+            *o = v / (1.0 + v.abs());
+        }
+    };
+    let mut g = c.benchmark_group("sse_after_gemm");
+    g.throughput(Throughput::Elements(z.len() as u64));
+    for (name, kernel) in
+        [("sigmoid", &sigmoid as &dyn Fn(&[f32], &mut [f32])), ("softsign", &softsign)]
+    {
+        for fixed in [false, true] {
+            let label = if fixed { "after_gemm_into" } else { "after_faer_matmul" };
+            g.bench_function(format!("{name}_{label}"), |bench| {
+                bench.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        if fixed {
+                            gemm_into(
+                                dst.as_mut(),
+                                Accum::Replace,
+                                a.as_ref(),
+                                b.as_ref(),
+                                1.0,
+                                Par::Seq,
+                            )
+                            .expect("gemm");
+                        } else {
+                            faer::linalg::matmul::matmul(
+                                dst.as_mut(),
+                                Accum::Replace,
+                                a.as_ref(),
+                                b.as_ref(),
+                                1.0,
+                                faer::Par::Seq,
+                            );
+                        }
+                        let started = Instant::now();
+                        kernel(black_box(&z), &mut out);
+                        total += started.elapsed();
+                        black_box(&out);
+                    }
+                    total
+                });
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, w1, gemm_wrapper, forward_backward, training, sse_after_gemm);
 criterion_main!(benches);

@@ -28,7 +28,7 @@
 //! # Ok::<(), nn_linalg::ShapeError>(())
 //! ```
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 use std::fmt;
@@ -37,6 +37,11 @@ use std::num::NonZeroUsize;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
 pub use faer::{Accum, ColMut, ColRef, Mat, MatMut, MatRef};
+
+pub mod upper_state;
+#[cfg(feature = "rayon")]
+pub use upper_state::clear_upper_state_on_pool;
+pub use upper_state::{UpperState, clear_upper_state, upper_state};
 
 mod sealed {
     pub trait Sealed {}
@@ -217,6 +222,18 @@ impl Par {
         cfg!(feature = "rayon")
     }
 
+    /// Clears the upper vector state after a faer kernel ran with this parallelism: on the calling
+    /// thread, and for a parallel call on every worker of the current rayon pool.
+    fn clear_upper_state_after(self) {
+        match self {
+            Par::Seq => clear_upper_state(),
+            #[cfg(feature = "rayon")]
+            Par::Threads(_) => clear_upper_state_on_pool(),
+            #[cfg(not(feature = "rayon"))]
+            Par::Threads(_) => clear_upper_state(),
+        }
+    }
+
     fn to_faer(self) -> faer::Par {
         match self {
             Par::Seq => faer::Par::Seq,
@@ -281,7 +298,14 @@ pub const PARALLEL_MIN_FLOP: usize = 1 << 21;
 /// or `dst ← dst + alpha·lhs·rhs` ([`Accum::Add`]).
 ///
 /// Pass `x.transpose()` for a transposed operand: it is a view, nothing is copied.
-/// Allocation: none in this wrapper; faer's GEMM keeps its packing buffers in thread-local storage.
+/// Allocation: none in this wrapper with [`Par::Seq`]; faer's GEMM keeps its packing buffers in
+/// thread-local storage. A product that runs in parallel allocates a few small jobs (faer's and
+/// the broadcast below).
+///
+/// On return, the upper halves of the vector registers are clean on the calling thread and, for
+/// a product that ran in parallel, on every worker of the rayon pool it ran in: faer's AVX2 and
+/// AVX-512 micro-kernels leave them dirty, which makes every later SSE instruction slow on Intel
+/// CPUs (see [`upper_state`](mod@upper_state)).
 ///
 /// # Shapes
 /// `lhs`: m × k, `rhs`: k × n, `dst`: m × n.
@@ -305,6 +329,8 @@ pub fn gemm_into<T: Float>(
     let work = lhs.nrows().saturating_mul(lhs.ncols()).saturating_mul(rhs.ncols());
     let par = if work < PARALLEL_MIN_FLOP { Par::Seq } else { par };
     faer::linalg::matmul::matmul(dst, accum, lhs, rhs, alpha, par.to_faer());
+    // private-gemm-x86's kernels return without `vzeroupper`: clear the state they leave.
+    par.clear_upper_state_after();
     Ok(())
 }
 

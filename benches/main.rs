@@ -6,6 +6,10 @@
 //! - `forward_backward`: 784-128-10 for batch 32, 128 and 512.
 //! - `train_step`, `train_epoch`: the trainer (W1's network, SGD momentum) on synthetic data, with
 //!   1 and 2 threads, so regressions show without the data set.
+//! - `vmath`: every element-wise kernel of `nn_linalg::vmath` (the math functions, each activation
+//!   forward and backward, softmax, the binary cross-entropy, row sums, the bias copy) on 4096 f32
+//!   elements, at the level this CPU runs (`…/avx512`, `…/avx2-fma`) and at the portable level
+//!   (`…/portable`), in elements per second.
 //! - `sse_after_gemm`: a scalar loop compiled for baseline x86-64 (legacy SSE instructions), timed
 //!   right after a GEMM that runs faer's assembly micro-kernels, once after faer's own `matmul`
 //!   (which leaves the upper halves of the vector registers dirty) and once after
@@ -21,6 +25,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use nn::linalg::vmath::{Act, BceTargets, Kernels, MathFn, SimdLevel};
 use nn::linalg::{Accum, Mat, Par, gemm_into};
 use nn::net::rng::{ChaCha8Rng, SeedableRng, uniform_f64};
 use nn::net::{Activation, Gradients, Loss, Network, Targets, Workspace};
@@ -225,5 +230,84 @@ fn sse_after_gemm(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, w1, gemm_wrapper, forward_backward, training, sse_after_gemm);
+/// The element-wise kernels, vector (the detected level) against portable.
+fn vmath(c: &mut Criterion) {
+    const N: usize = 4096;
+    let z: Vec<f32> = (0..N).map(|i| ((i * 7919 % 4096) as f32 - 2048.0) / 256.0).collect();
+    let positive: Vec<f32> = z.iter().map(|v| v.abs() + 0.01).collect();
+    let mut out = vec![0.0f32; N];
+    let mut delta = vec![0.0f32; N];
+    let mask: Vec<f32> = (0..N).map(|i| if i % 5 == 0 { 0.0 } else { 1.25 }).collect();
+    let y: Vec<f32> = (0..N).map(|i| (i % 2) as f32).collect();
+    let mut levels = vec![SimdLevel::detected()];
+    if levels[0] != SimdLevel::Portable {
+        levels.push(SimdLevel::Portable);
+    }
+    let mut g = c.benchmark_group("vmath");
+    g.throughput(Throughput::Elements(N as u64));
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(2));
+    for level in levels {
+        let k = Kernels::with_level(level).expect("supported level");
+        for f in MathFn::ALL {
+            let x = if f == MathFn::Ln { &positive } else { &z };
+            g.bench_function(format!("{f:?}/{level}"), |b| {
+                b.iter(|| k.map(f, black_box(x), &mut out).expect("lengths"));
+            });
+        }
+        for act in [
+            Act::Sigmoid,
+            Act::Tanh,
+            Act::Relu,
+            Act::LeakyRelu { alpha: 0.01 },
+            Act::Elu { alpha: 1.0 },
+            Act::Gelu,
+            Act::GeluTanh,
+            Act::Silu,
+            Act::Softplus,
+        ] {
+            let name = format!("{act:?}").split_whitespace().next().unwrap_or("act").to_owned();
+            k.forward(act, &z, &mut out).expect("lengths");
+            g.bench_function(format!("{name}_forward/{level}"), |b| {
+                b.iter(|| k.forward(act, black_box(&z), &mut out).expect("lengths"));
+            });
+            g.bench_function(format!("{name}_backward/{level}"), |b| {
+                b.iter(|| {
+                    delta.fill(1.0);
+                    k.backward(act, black_box(&z), &out, &mut delta).expect("lengths");
+                });
+            });
+            g.bench_function(format!("{name}_backward_masked/{level}"), |b| {
+                b.iter(|| {
+                    delta.fill(1.0);
+                    k.backward_masked(act, black_box(&z), &mask, &mut delta).expect("lengths");
+                });
+            });
+        }
+        // Softmax and the binary cross-entropy on columns of 10 (W1's output layer).
+        g.bench_function(format!("softmax_columns_of_10/{level}"), |b| {
+            b.iter(|| {
+                for (zc, ac) in z.chunks(10).zip(out.chunks_mut(10)) {
+                    black_box(k.softmax(black_box(zc), ac).expect("lengths"));
+                }
+            });
+        });
+        g.bench_function(format!("bce_columns_of_10/{level}"), |b| {
+            b.iter(|| {
+                for (zc, yc) in z.chunks(10).zip(y.chunks(10)) {
+                    black_box(k.bce_sum(black_box(zc), BceTargets::Values(yc), None).expect("len"));
+                }
+            });
+        });
+        g.bench_function(format!("row_sums_add/{level}"), |b| {
+            b.iter(|| k.add_scaled(&mut delta, black_box(&z), 1.0).expect("lengths"));
+        });
+        g.bench_function(format!("bias_copy/{level}"), |b| {
+            b.iter(|| k.copy(&mut out, black_box(&z)).expect("lengths"));
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, w1, gemm_wrapper, forward_backward, training, sse_after_gemm, vmath);
 criterion_main!(benches);

@@ -39,6 +39,7 @@ use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssi
 pub use faer::{Accum, ColMut, ColRef, Mat, MatMut, MatRef};
 
 pub mod upper_state;
+pub mod vmath;
 #[cfg(feature = "rayon")]
 pub use upper_state::clear_upper_state_on_pool;
 pub use upper_state::{UpperState, clear_upper_state, upper_state};
@@ -55,6 +56,7 @@ mod sealed {
 /// same binary on the same platform), except [`Float::erf`], which comes from `libm`.
 pub trait Float:
     sealed::Sealed
+    + vmath::Elem
     + faer::traits::RealField
     + Copy
     + Send
@@ -375,7 +377,8 @@ pub fn cols_mut<T>(
     Ok(())
 }
 
-/// Sets every column of `dst` to `col` (the bias broadcast `b 1ᵀ` of F2).
+/// Sets every column of `dst` to `col` (the bias broadcast `b 1ᵀ` of F2), with the vector
+/// kernels ([`vmath::Kernels::copy`]) where the columns are contiguous.
 ///
 /// # Errors
 /// [`ShapeError`] if `col` has not `dst.nrows()` entries.
@@ -389,14 +392,23 @@ pub fn broadcast_col_into<T: Float>(
         Shape { rows: dst.nrows(), cols: 1 },
         Shape { rows: col.nrows(), cols: 1 },
     )?;
+    let k = vmath::Kernels::detected();
+    let src = col.try_as_col_major().map(ColRef::as_slice);
     for j in 0..dst.ncols() {
-        dst.as_mut().col_mut(j).copy_from(col);
+        let mut d = dst.as_mut().col_mut(j);
+        if let (Some(d), Some(src)) = (d.as_mut().try_as_col_major_mut(), src) {
+            k.copy(d.as_slice_mut(), src)?;
+            continue;
+        }
+        d.copy_from(col);
     }
     Ok(())
 }
 
 /// Row sums: `dst ← alpha·src·1` ([`Accum::Replace`]) or `dst ← dst + alpha·src·1` ([`Accum::Add`]),
-/// summed column after column in order (so the result does not depend on any thread count).
+/// summed column after column in order (so the result does not depend on any thread count), each
+/// column added with the vector kernels ([`vmath::Kernels::add_scaled`]: the same bits at every
+/// SIMD level).
 ///
 /// # Errors
 /// [`ShapeError`] if `dst` has not `src.nrows()` entries.
@@ -415,20 +427,16 @@ pub fn row_sums_into<T: Float>(
     if let Accum::Replace = accum {
         dst.fill(T::ZERO);
     }
+    let k = vmath::Kernels::detected();
     let n = src.nrows();
-    if alpha == T::ONE {
-        for j in 0..src.ncols() {
-            let c = src.col(j);
-            for i in 0..n {
-                dst[i] += c[i];
-            }
+    for j in 0..src.ncols() {
+        let c = src.col(j);
+        if let (Some(d), Some(c)) = (dst.as_mut().try_as_col_major_mut(), c.try_as_col_major()) {
+            k.add_scaled(d.as_slice_mut(), c.as_slice(), alpha)?;
+            continue;
         }
-    } else {
-        for j in 0..src.ncols() {
-            let c = src.col(j);
-            for i in 0..n {
-                dst[i] += alpha * c[i];
-            }
+        for i in 0..n {
+            dst[i] += alpha * c[i];
         }
     }
     Ok(())

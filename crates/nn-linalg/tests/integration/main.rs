@@ -7,3 +7,4 @@
 )]
 
 mod upper_state;
+mod vmath;

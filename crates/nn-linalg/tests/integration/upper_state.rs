@@ -141,3 +141,42 @@ fn parallel_gemm_into_leaves_every_worker_clean() {
         assert_eq!(dirty_workers(&pool), 0, "a worker is dirty after a parallel gemm_into");
     }
 }
+
+/// Our own SIMD kernels (AVX-512 and AVX2 through pulp) are compiled functions: LLVM puts a
+/// `vzeroupper` before they return, so they must leave the state clean too.
+#[test]
+fn our_simd_kernels_leave_the_upper_vector_state_clean() {
+    use nn_linalg::vmath::{Act, BceTargets, Kernels, MathFn, SimdLevel};
+    if upper_state().is_none() {
+        return;
+    }
+    let z: Vec<f32> = (0..1000).map(|i| (i as f32) * 0.01 - 5.0).collect();
+    let mut out = vec![0.0f32; z.len()];
+    let mut d = vec![1.0f32; z.len()];
+    for level in SimdLevel::supported() {
+        let k = Kernels::with_level(level).unwrap();
+        k.map(MathFn::Exp, &z, &mut out).unwrap();
+        assert!(!dirty(), "{level}: map");
+        k.forward(Act::Gelu, &z, &mut out).unwrap();
+        assert!(!dirty(), "{level}: forward");
+        k.backward(Act::Sigmoid, &z, &out, &mut d).unwrap();
+        assert!(!dirty(), "{level}: backward");
+        k.backward_masked(Act::Tanh, &z, &out, &mut d).unwrap();
+        assert!(!dirty(), "{level}: backward_masked");
+        k.softmax(&z[..10], &mut out[..10]).unwrap();
+        assert!(!dirty(), "{level}: softmax");
+        k.bce_sum(&z[..10], BceTargets::OneHot(3), None).unwrap();
+        assert!(!dirty(), "{level}: bce_sum");
+        k.add_scaled(&mut d, &z, 0.5).unwrap();
+        assert!(!dirty(), "{level}: add_scaled");
+        k.copy(&mut d, &z).unwrap();
+        assert!(!dirty(), "{level}: copy");
+    }
+    let m = matrix::<f32>(64, 64);
+    let mut c = faer::Col::<f32>::zeros(64);
+    nn_linalg::row_sums_into(c.as_mut(), Accum::Replace, m.as_ref(), 1.0).unwrap();
+    assert!(!dirty(), "row_sums_into");
+    let mut dst = Mat::<f32>::zeros(64, 64);
+    nn_linalg::broadcast_col_into(dst.as_mut(), c.as_ref()).unwrap();
+    assert!(!dirty(), "broadcast_col_into");
+}

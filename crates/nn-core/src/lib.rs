@@ -19,11 +19,18 @@
 //! - [`Network`]: forward ([`Network::forward_into`]) and backward ([`Network::backward_into`])
 //!   into reusable [`Workspace`] and [`Gradients`] buffers, allocation-free after they are built;
 //!   [`Network::predict`] and [`Network::predict_proba`] as allocating conveniences.
+//! - [`Predictor`]: batched inference on any number of samples without allocation, a batch-1 fast
+//!   path, and (feature `rayon`) several threads, with the same bits for any thread count.
 //! - [`Init`] and [`rng`]: Xavier and He initialisation from an explicit, seeded, portable RNG.
 //! - [`gradcheck`]: central differences in f64 against B3, for any network.
 //!
-//! What it deliberately does not do: files, threads, serialization, optimizers, training loops
-//! (those are `nn-io` and `nn-train`). It prints nothing.
+//! What it deliberately does not do: files, serialization, optimizers, training loops (those are
+//! `nn-io` and `nn-train`). It starts no threads: only the opt-in `rayon` feature lets a
+//! [`Predictor`] run in the caller's rayon pool. It prints nothing.
+//!
+//! The element-wise math (activations, softmax, the cross-entropies, bias broadcast and row
+//! sums) runs in SIMD with run-time dispatch through `nn_linalg::vmath`: f32 with polynomial
+//! approximations of documented accuracy, f64 with `std`/`libm` exactly.
 //!
 //! # Example
 //! ```
@@ -55,6 +62,7 @@ mod dense;
 mod dropout;
 mod error;
 pub mod gradcheck;
+mod inference;
 mod init;
 mod loss;
 mod network;
@@ -65,6 +73,7 @@ pub use activation::{Activation, ParseActivationError};
 pub use dense::{Dense, MAX_LAYER_PARAMS, MAX_LAYER_WIDTH};
 pub use dropout::Dropout;
 pub use error::Error;
+pub use inference::Predictor;
 pub use init::{Init, ParseInitError};
 pub use loss::{Loss, ParseLossError, Targets};
 pub use network::{Network, NetworkBuilder, argmax};

@@ -9,7 +9,7 @@ use crate::{Error, MAX_BATCH, Network, Workspace};
 ///
 /// Inputs are cut into chunks of `chunk` samples (columns) from the first one on; each chunk is
 /// one forward pass (F1–F3) on a workspace built once. With the `rayon` feature,
-/// [`Predictor::with_threads`] gives each of `n` threads its own workspace and a contiguous run
+/// `Predictor::with_threads` gives each of `n` threads its own workspace and a contiguous run
 /// of the chunks, in the rayon pool the call runs in.
 ///
 /// **Determinism:** a sample's outputs are the same bits whatever the thread count, the chunk size

@@ -18,15 +18,16 @@ fn reference(f: MathFn, x: f64) -> f64 {
     }
 }
 
-/// The documented maximum error of each function, in ulps (see `vmath`'s documentation).
+/// The documented maximum error of each function, in ulps (see `vmath`'s documentation): the
+/// maximum over all 2³² inputs on AVX-512 and on the portable level, rounded up.
 fn bound(f: MathFn) -> f64 {
     match f {
-        MathFn::Exp | MathFn::Ln => 1.0,
+        MathFn::Exp => 1.1,
+        MathFn::Ln => 1.0,
         MathFn::Tanh => 1.5,
-        MathFn::ExpM1 => 2.0,
+        MathFn::ExpM1 | MathFn::Erf => 2.0,
         MathFn::Ln1p | MathFn::Sigmoid => 2.5,
-        MathFn::Erf => 3.0,
-        MathFn::NormalCdf => 6.0,
+        MathFn::NormalCdf => 6.5,
     }
 }
 
@@ -214,15 +215,15 @@ const ACTS: [Act; 11] = [
 /// max(ulp, 2⁻³⁰), g' in units of max(ulp, 2⁻²⁴).
 fn act_bounds(act: Act) -> (f64, f64) {
     match act {
-        Act::Sigmoid => (2.5, 1.5),
+        Act::Sigmoid => (2.5, 2.0),
         Act::Tanh => (1.5, 2.5),
         Act::Relu | Act::Identity => (0.0, 0.0),
         Act::LeakyRelu { .. } => (0.5, 0.0),
-        Act::Elu { .. } => (1.5, 1.0),
+        Act::Elu { .. } => (1.5, 1.5),
         Act::Gelu => (6.0, 2.0),
-        Act::GeluTanh => (10.0, 99.0),
-        Act::Silu => (3.0, 3.0),
-        Act::Softplus => (2.5, 1.5),
+        Act::GeluTanh => (10.0, 3.0),
+        Act::Silu => (3.5, 3.5),
+        Act::Softplus => (3.0, 2.0),
     }
 }
 

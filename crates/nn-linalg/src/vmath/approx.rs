@@ -281,7 +281,7 @@ const ERF_TAYLOR_MAX: f32 = 0.9;
 /// Below this |u|, Φ = ½ + ½ erf(u) (½ erfc(|u|) or 1 − ½ erfc(u) beyond, without cancellation).
 const CDF_NEAR_MAX: f32 = 0.5;
 /// 2/√π = C0_HI + C0_LO, so the leading term x·2/√π carries no representation error.
-const C0_HI: f32 = 1.128_379_2;
+const C0_HI: f32 = std::f32::consts::FRAC_2_SQRT_PI;
 const C0_LO: f32 = -5.863_538_3e-8;
 
 /// erf(x) for |x| < 0.9 (Taylor to x¹⁹, truncation < 0.05 ulp), odd; the small terms are summed

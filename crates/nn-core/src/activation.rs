@@ -22,13 +22,13 @@ use crate::Error;
 /// | `Elu { alpha }` | z if z > 0, else α(e^z − 1) | 1 if z > 0, else a + α |
 /// | `Gelu` | z·Φ(z) = ½z(1 + erf(z/√2)) (the exact, erf form) | Φ(z) + z·φ(z) |
 /// | `GeluTanh` | ½z(1 + tanh(√(2/π)(z + 0.044715z³))) (PyTorch's `approximate='tanh'`) | its exact derivative |
+/// | `Silu` | z·σ(z) | σ(z)(1 + z(1 − σ(z))) |
+/// | `Softplus` | ln(1 + e^z), computed as max(z, 0) + ln(1 + e^(−\|z\|)) | σ(z) |
+/// | `Identity` | z | 1 |
 ///
 /// In f32 every one runs in the SIMD kernels of `nn_linalg::vmath` (polynomial approximations of
 /// exp, ln, tanh and erf with documented error bounds, GELU through erfc and z·σ(2u) so that the
 /// negative tail does not cancel); in f64 exactly as the formulas above, with `std`/`libm`.
-/// | `Silu` | z·σ(z) | σ(z)(1 + z(1 − σ(z))) |
-/// | `Softplus` | ln(1 + e^z), computed as max(z, 0) + ln(1 + e^(−\|z\|)) | σ(z) |
-/// | `Identity` | z | 1 |
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Activation {
     /// The logistic function, the document's `g`.

@@ -1,6 +1,6 @@
 //! Batched inference without allocation: [`Predictor`].
 
-use nn_linalg::{Float, Mat, MatMut, MatRef, Shape, ShapeError, cols};
+use nn_linalg::{ColRef, Float, Mat, MatMut, MatRef, Shape, ShapeError, cols};
 
 use crate::{Error, MAX_BATCH, Network, Workspace};
 
@@ -244,10 +244,7 @@ impl<'net, T: Float> Predictor<'net, T> {
         }
         let net = self.net;
         let part = &mut self.parts[0];
-        let col = part.single.as_mut().col_mut(0);
-        if let Some(col) = col.try_as_col_major_mut() {
-            col.as_slice_mut().copy_from_slice(x);
-        }
+        part.single.as_mut().col_mut(0).copy_from(ColRef::from_slice(x));
         let out = net.forward_into(part.single.as_ref(), &mut part.ws)?;
         Ok(cols(out).and_then(|mut c| c.next()).unwrap_or(&[]))
     }

@@ -25,8 +25,8 @@ fn bound(f: MathFn) -> f64 {
         MathFn::Exp => 1.1,
         MathFn::Ln => 1.0,
         MathFn::Tanh => 1.5,
-        MathFn::ExpM1 | MathFn::Erf => 2.0,
-        MathFn::Ln1p | MathFn::Sigmoid => 2.5,
+        MathFn::ExpM1 => 2.0,
+        MathFn::Ln1p | MathFn::Erf | MathFn::Sigmoid => 2.5,
         MathFn::NormalCdf => 6.5,
     }
 }

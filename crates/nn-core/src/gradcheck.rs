@@ -94,7 +94,7 @@ pub fn relative_error(analytic: f64, numeric: f64, floor: f64) -> f64 {
 ///
 /// # Errors
 /// [`Error::InvalidHyperparameter`] for a step that is not finite and > 0, and the errors of
-/// [`Network::forward_into`] and [`Network::loss`].
+/// [`Network::forward_into`] and [`ForwardPass::loss`](crate::ForwardPass::loss).
 pub fn numeric_gradient(
     net: &Network<f64>,
     x: MatRef<'_, f64>,
@@ -113,8 +113,7 @@ pub fn numeric_gradient(
     let mut probe = net.clone();
     let mut grads = Gradients::zeros_like(net);
     let mut loss_at = |probe: &Network<f64>| -> Result<f64, Error> {
-        probe.forward_into(x, &mut ws)?;
-        probe.loss(targets, &ws)
+        probe.forward_into(x, &mut ws)?.loss(targets)
     };
     for layer_idx in 0..net.layers().len() {
         let theta: Mat<f64> = net.layers()[layer_idx].theta().to_owned();
@@ -139,11 +138,11 @@ pub fn numeric_gradient(
     Ok(grads)
 }
 
-/// Compares B3's gradient ([`Network::backward_into`]) with [`numeric_gradient`] for every
+/// Compares B3's gradient ([`ForwardPass::backward_into`](crate::ForwardPass::backward_into)) with [`numeric_gradient`] for every
 /// parameter of `net` on the batch `x` (samples as columns) with `targets`.
 ///
 /// # Errors
-/// Those of [`numeric_gradient`] and [`Network::backward_into`].
+/// Those of [`numeric_gradient`] and [`Network::forward_backward_into`].
 pub fn check_gradients(
     net: &Network<f64>,
     x: MatRef<'_, f64>,

@@ -14,7 +14,8 @@ fn xor_is_learned_with_a_fixed_seed() {
     let x = Mat::<f32>::from_fn(2, 4, |i, j| ((j >> i) & 1) as f32);
     let data = Dataset::classification(x, vec![0, 1, 1, 0], 2).unwrap();
     let mut net = classifier::<f32>(&[2, 4, 2], Activation::Tanh, 3);
-    let config = TrainConfig::new(4, 0.3, OptimizerConfig::sgd(0.9)).with_epochs(300);
+    let config =
+        TrainConfig::new(4, 0.3, OptimizerConfig::sgd().with_momentum(0.9)).with_epochs(300);
     let mut trainer = Trainer::new(&net, config).unwrap();
     trainer.fit(&mut net, &data, None, &mut NoObserver).unwrap();
     assert_eq!(net.predict(data.inputs()).unwrap(), vec![0, 1, 1, 0]);
@@ -61,10 +62,9 @@ fn early_stopping_restores_the_best_weights() {
     let flipped: Vec<usize> = train.labels().unwrap().iter().map(|l| 1 - l).collect();
     let val = Dataset::classification(train.inputs().to_owned(), flipped, 2).unwrap();
     let mut net = classifier::<f64>(&[4, 8, 2], Activation::Tanh, 2);
-    let es = EarlyStopping { patience: 3, min_delta: 0.0, restore_best: true };
-    let config = TrainConfig::new(16, 0.1, OptimizerConfig::sgd(0.0))
-        .with_epochs(50)
-        .with_early_stopping(es);
+    let es = EarlyStopping::new(3);
+    let config =
+        TrainConfig::new(16, 0.1, OptimizerConfig::sgd()).with_epochs(50).with_early_stopping(es);
     let mut trainer = Trainer::new(&net, config).unwrap();
     let mut rec = Recorder { params: vec![], stop_at: None, batches: 0 };
     let report = trainer.fit(&mut net, &train, Some(&val), &mut rec).unwrap();
@@ -85,7 +85,8 @@ fn early_stopping_restores_the_best_weights() {
 fn an_observer_can_stop_training() {
     let data = blobs::<f64>(40, 3, 2, 5);
     let mut net = classifier::<f64>(&[3, 5, 2], Activation::Relu, 1);
-    let config = TrainConfig::new(8, 0.05, OptimizerConfig::sgd(0.9)).with_epochs(20);
+    let config =
+        TrainConfig::new(8, 0.05, OptimizerConfig::sgd().with_momentum(0.9)).with_epochs(20);
     let mut trainer = Trainer::new(&net, config).unwrap();
     let mut rec = Recorder { params: vec![], stop_at: Some(2), batches: 0 };
     let report = trainer.fit(&mut net, &data, None, &mut rec).unwrap();
@@ -98,7 +99,7 @@ fn an_observer_can_stop_training() {
 fn divergence_is_an_error_and_leaves_the_parameters_as_they_were() {
     let mut net = classifier::<f32>(&[2, 3, 2], Activation::Relu, 1);
     let before = bits(&net);
-    let config = TrainConfig::new(4, 0.1, OptimizerConfig::sgd(0.0));
+    let config = TrainConfig::new(4, 0.1, OptimizerConfig::sgd());
     let mut trainer = Trainer::new(&net, config).unwrap();
     let x = Mat::<f32>::from_fn(2, 4, |_, j| if j == 2 { f32::INFINITY } else { 1.0 });
     let err = trainer.step(&mut net, x.as_ref(), Targets::Classes(&[0, 1, 0, 1])).unwrap_err();
@@ -118,7 +119,7 @@ fn evaluation_metrics_agree_with_predictions() {
     let confusion = eval.confusion.unwrap();
     assert_eq!(confusion.total(), 50);
     assert_eq!(eval.top5_accuracy, Some(1.0));
-    assert!(eval.mse.is_none());
+    assert!(eval.regression.is_none() && eval.multilabel.is_none());
     // The loss is the mean data loss, without any penalty, whatever the batch size.
     let eval_all = nn_train::evaluate(&net, &data, 1000).unwrap();
     assert!((eval.loss - eval_all.loss).abs() < 1e-12);

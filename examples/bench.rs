@@ -122,7 +122,7 @@ fn main() -> Result<()> {
                 _ => (&[784, 100, 10], Activation::Sigmoid, 319_600.0),
             };
             let initial = network(sizes, hidden, args.seed)?;
-            let config = TrainConfig::new(128, 0.05, OptimizerConfig::sgd(0.9))
+            let config = TrainConfig::new(128, 0.05, OptimizerConfig::sgd().with_momentum(0.9))
                 .with_epochs(args.epochs)
                 .with_threads(args.threads)
                 .with_shards(args.shards)
@@ -183,7 +183,9 @@ fn main() -> Result<()> {
                         .enumerate()
                         .try_for_each(|(i, (ws, out_classes))| -> Result<(), nn::net::Error> {
                             let start = b * 1000 + i * part;
-                            let out = net.forward_into(x.subcols(start, out_classes.len()), ws)?;
+                            let out = net
+                                .forward_into(x.subcols(start, out_classes.len()), ws)?
+                                .into_output();
                             for (c, col) in out_classes
                                 .iter_mut()
                                 .zip(nn::linalg::cols(out).into_iter().flatten())
@@ -205,7 +207,7 @@ fn main() -> Result<()> {
             let mut one = Workspace::for_network(&net, 1)?;
             let mut single = |j: usize| -> Result<f64> {
                 let started = Instant::now();
-                let out = net.forward_into(x.subcols(j, 1), &mut one)?;
+                let out = net.forward_into(x.subcols(j, 1), &mut one)?.into_output();
                 let class =
                     nn::linalg::cols(out).into_iter().flatten().next().map_or(0, nn::net::argmax);
                 std::hint::black_box(class);

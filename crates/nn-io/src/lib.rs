@@ -132,6 +132,7 @@ mod folder;
 mod format;
 mod idx;
 mod model;
+mod records;
 mod weights;
 
 #[cfg(feature = "train")]

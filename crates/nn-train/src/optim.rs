@@ -679,6 +679,12 @@ impl<T: Float> Optimizer<T> {
 /// Columns below which a parallel update is not split further.
 const MIN_PARALLEL_COLS: usize = 32;
 
+/// Whether a parallel update splits a layer of `n_rows × n_cols` (the trainer's shard sum,
+/// `reduce_columns`, splits on the same condition).
+pub(crate) fn splits_columns(n_rows: usize, n_cols: usize) -> bool {
+    n_cols >= 2 * MIN_PARALLEL_COLS && n_rows.saturating_mul(n_cols) >= 1 << 14
+}
+
 /// Applies `rule` to columns `first_col..` of one layer: `theta` and `grad` are views of those
 /// columns, `bufs` the matching parts of the state (each empty, or `n_rows` values per column).
 /// With `parallel`, halves the columns recursively with `rayon::join` on the current pool.
@@ -692,7 +698,7 @@ fn update_columns<T: Float>(
     parallel: bool,
 ) -> Result<(), nn_linalg::ShapeError> {
     let n_cols = theta.ncols();
-    if parallel && n_cols >= 2 * MIN_PARALLEL_COLS && n_rows * n_cols >= 1 << 14 {
+    if parallel && splits_columns(n_rows, n_cols) {
         let mid = n_cols / 2;
         let (theta_l, theta_r) = theta.split_at_col_mut(mid);
         let (grad_l, grad_r) = grad.split_at_col(mid);
@@ -1033,6 +1039,15 @@ mod tests {
             OptimizerConfig::adamw().with_weight_decay(0.01).into()
         );
         assert!(OptimizerConfig::from_name("adagrad").is_err());
+    }
+
+    #[test]
+    fn the_determinism_test_takes_the_parallel_paths() {
+        // tests/integration/determinism.rs trains 40-256-128-4 networks: the 128 × 257 Θ of the
+        // second layer is split by the optimizer's update and the shard sum (twice: 257 → 128
+        // and 129 columns, then 64 and 64/65), the 256 × 41 one is not, which is checked too.
+        assert!(splits_columns(128, 257) && splits_columns(128, 128));
+        assert!(!splits_columns(128, 64) && !splits_columns(256, 41));
     }
 
     #[test]

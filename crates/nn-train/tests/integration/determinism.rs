@@ -19,10 +19,14 @@ fn config(threads: usize) -> TrainConfig {
 
 #[test]
 fn the_same_seed_gives_bit_identical_parameters_with_1_2_4_and_8_threads() {
-    let data = blobs::<f32>(230, 12, 4, 3);
+    // Layers large enough for every parallel path of a step: the 4 shards run on the pool, the
+    // batch gather is split (50 samples ≥ 32), and the second layer's Θ (128 × 257) is split
+    // twice by the shard sum and by the optimizer's update (see optim.rs's unit test
+    // `the_determinism_test_takes_the_parallel_paths` for the thresholds).
+    let data = blobs::<f32>(230, 40, 4, 3);
     let mut results = Vec::new();
     for threads in [1, 2, 4, 8] {
-        let mut net = classifier::<f32>(&[12, 32, 16, 4], Activation::Relu, 5);
+        let mut net = classifier::<f32>(&[40, 256, 128, 4], Activation::Relu, 5);
         let mut trainer = Trainer::new(&net, config(threads)).unwrap();
         trainer.fit(&mut net, &data, None, &mut NoObserver).unwrap();
         results.push((threads, bits(&net), trainer.history().last().unwrap().train_loss.to_bits()));

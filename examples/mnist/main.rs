@@ -503,7 +503,10 @@ fn train_as<T: StoredFloat>(args: &TrainArgs) -> Result<()> {
         None => train,
     };
     let (train_set, validation) = if val_split > 0.0 {
-        let (t, v) = train_set.split_validation(val_split, args.seed)?;
+        // A resumed run keeps the validation samples of the run it continues: the split uses
+        // the checkpoint's seed, not the command line's.
+        let split_seed = resumed.as_ref().map_or(args.seed, |c| c.config.seed);
+        let (t, v) = train_set.split_validation(val_split, split_seed)?;
         if v.n_samples() == 0 {
             bail!("--val-split {val_split} leaves no validation sample");
         }

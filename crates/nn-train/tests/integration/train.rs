@@ -124,3 +124,71 @@ fn evaluation_metrics_agree_with_predictions() {
     let eval_all = nn_train::evaluate(&net, &data, 1000).unwrap();
     assert!((eval.loss - eval_all.loss).abs() < 1e-12);
 }
+
+#[test]
+fn a_linear_regression_is_learned_and_evaluated_with_regression_metrics() {
+    // y = (2x₀ − x₁ + 0.5, x₀ + x₁): a linear network fits it exactly.
+    let n = 64;
+    let x = Mat::<f64>::from_fn(2, n, |i, j| ((j * (i + 3)) % 17) as f64 / 8.0 - 1.0);
+    let y = Mat::<f64>::from_fn(2, n, |i, j| {
+        if i == 0 { 2.0 * x[(0, j)] - x[(1, j)] + 0.5 } else { x[(0, j)] + x[(1, j)] }
+    });
+    let data = Dataset::regression(x, y.clone()).unwrap();
+    let mut net: Network<f64> = Network::builder(2, nn_core::Loss::MeanSquaredError)
+        .layer(2, Activation::Identity)
+        .build(&mut crate::support::rng(0))
+        .unwrap();
+    let config =
+        TrainConfig::new(16, 0.1, OptimizerConfig::sgd().with_momentum(0.9)).with_epochs(150);
+    let mut trainer = Trainer::new(&net, config).unwrap();
+    trainer.fit(&mut net, &data, None, &mut NoObserver).unwrap();
+    let eval = nn_train::evaluate(&net, &data, 10).unwrap();
+    assert!(eval.accuracy.is_none() && eval.confusion.is_none() && eval.multilabel.is_none());
+    let m = eval.regression.unwrap();
+    assert!(m.r2 > 0.9999 && m.rmse < 1e-2, "{m:?}");
+    // The metrics over batches of 10 are those of the whole output at once.
+    let whole = nn_core::metrics::regression_metrics(
+        net.predict_proba(data.inputs()).unwrap().as_ref(),
+        y.as_ref(),
+    )
+    .unwrap();
+    assert!((m.mse - whole.mse).abs() <= 1e-15 + 1e-12 * whole.mse);
+    for (a, b) in m.r2_per_output.iter().zip(&whole.r2_per_output) {
+        assert!((a - b).abs() < 1e-12);
+    }
+    // The loss is L1, ½ Σ over the outputs: with 2 outputs, the mean over them, the MSE.
+    assert!((eval.loss - m.mse).abs() <= 1e-12 * m.mse.max(1e-300), "{} vs {}", eval.loss, m.mse);
+}
+
+#[test]
+fn a_multilabel_problem_is_learned_and_evaluated_with_multilabel_metrics() {
+    // Label 0: x₀ > 0; label 1: x₁ > 0; label 2: both.
+    let n = 80;
+    let x = Mat::<f32>::from_fn(2, n, |i, j| ((j * (2 * i + 5)) % 19) as f32 / 9.0 - 1.0);
+    let y = Mat::<f32>::from_fn(3, n, |i, j| {
+        let (a, b) = (x[(0, j)] > 0.0, x[(1, j)] > 0.0);
+        f32::from(u8::from([a, b, a && b][i]))
+    });
+    let data = Dataset::multilabel(x, y).unwrap();
+    let mut net: Network<f32> = Network::builder(2, nn_core::Loss::SigmoidBinaryCrossEntropy)
+        .layer(16, Activation::Tanh)
+        .layer(3, Activation::Identity)
+        .build(&mut crate::support::rng(2))
+        .unwrap();
+    let config = TrainConfig::new(16, 0.05, OptimizerConfig::adam()).with_epochs(200);
+    let mut trainer = Trainer::new(&net, config).unwrap();
+    trainer.fit(&mut net, &data, None, &mut NoObserver).unwrap();
+    let eval = nn_train::evaluate(&net, &data, 32).unwrap();
+    assert!(eval.accuracy.is_none() && eval.regression.is_none());
+    let m = eval.multilabel.unwrap();
+    assert!(m.subset_accuracy >= 0.95 && m.micro_f1 >= 0.95, "{m:?}");
+    // A wrong sample has 1 to 3 of its 3 labels wrong.
+    let wrong = 1.0 - m.subset_accuracy;
+    assert!(m.hamming_loss >= wrong / 3.0 - 1e-12 && m.hamming_loss <= wrong + 1e-12);
+    let whole = nn_core::metrics::multilabel_metrics(
+        net.predict_proba(data.inputs()).unwrap().as_ref(),
+        data.target_matrix().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(m, whole, "batches of 32 count what the whole does");
+}

@@ -31,8 +31,10 @@ use nn_linalg::{Mat, MatRef};
 
 use crate::{Error, Gradients, Network, Targets, Workspace};
 
-/// How the numeric gradient is taken and compared.
+/// How the numeric gradient is taken and compared: [`Options::default`], then the `with_*`
+/// setters (the struct is `#[non_exhaustive]`, so options can be added).
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Options {
     /// The step `h` of the central differences.
     pub step: f64,
@@ -45,6 +47,22 @@ impl Default for Options {
     /// `step = 1e-4`, `floor = 1e-7`.
     fn default() -> Self {
         Options { step: 1e-4, floor: 1e-7 }
+    }
+}
+
+impl Options {
+    /// Sets the step `h`.
+    #[must_use]
+    pub fn with_step(mut self, step: f64) -> Self {
+        self.step = step;
+        self
+    }
+
+    /// Sets the floor of the relative error's denominator.
+    #[must_use]
+    pub fn with_floor(mut self, floor: f64) -> Self {
+        self.floor = floor;
+        self
     }
 }
 

@@ -176,3 +176,21 @@ fn errors_say_what_was_expected_and_found() {
         "input has 28 rows, but the network takes 784 inputs (samples are columns)"
     );
 }
+
+#[test]
+fn a_gradient_check_step_that_is_not_positive_is_an_error() {
+    let network = small();
+    let x = Mat::<f64>::zeros(3, 2);
+    for step in [0.0, -1e-4, f64::NAN] {
+        let options = nn_core::gradcheck::Options::default().with_step(step).with_floor(1e-9);
+        assert!(matches!(
+            nn_core::gradcheck::numeric_gradient(
+                &network,
+                x.as_ref(),
+                Targets::Classes(&[0, 1]),
+                &options
+            ),
+            Err(Error::InvalidHyperparameter { name: "gradcheck step", .. })
+        ));
+    }
+}

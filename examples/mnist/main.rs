@@ -190,6 +190,9 @@ struct TrainArgs {
     /// Also export the weights as safetensors.
     #[arg(long)]
     export_safetensors: Option<PathBuf>,
+    /// Also export the model as ONNX (opset 17, float32), for onnxruntime and other runtimes.
+    #[arg(long)]
+    export_onnx: Option<PathBuf>,
     /// Loss and accuracy curves (.png or .svg).
     #[arg(long, default_value = "mnist-training.png")]
     plot: PathBuf,
@@ -255,6 +258,8 @@ struct Data<T: Float> {
     train: Dataset<T>,
     test: Dataset<T>,
     class_names: Vec<String>,
+    /// Rows and columns of the images.
+    image_shape: [usize; 2],
 }
 
 fn class_names(args: &DataArgs, n_classes: usize) -> Result<Vec<String>> {
@@ -291,6 +296,7 @@ fn load_data<T: Float>(args: &DataArgs) -> Result<Data<T>> {
     })?;
     let n_classes = data.train.n_classes().max(data.test.n_classes());
     let class_names = class_names(args, n_classes)?;
+    let image_shape = [data.train.n_rows(), data.train.n_cols()];
     let to_dataset = |set: nn::io::ImageSet| -> Result<Dataset<T>> {
         let n_features = set.n_features();
         let (pixels, labels) = set.into_parts();
@@ -299,7 +305,12 @@ fn load_data<T: Float>(args: &DataArgs) -> Result<Data<T>> {
             T::from_f64(f64::from(pixels[j * n_features + i]) / 255.0)
         })?)
     };
-    Ok(Data { train: to_dataset(data.train)?, test: to_dataset(data.test)?, class_names })
+    Ok(Data {
+        train: to_dataset(data.train)?,
+        test: to_dataset(data.test)?,
+        class_names,
+        image_shape,
+    })
 }
 
 /// The settings of a preset, before flags override them.
@@ -473,6 +484,7 @@ fn train_as<T: StoredFloat>(args: &TrainArgs) -> Result<()> {
         .chain([
             (args.save.as_ref(), "--save"),
             (args.export_safetensors.as_ref(), "--export-safetensors"),
+            (args.export_onnx.as_ref(), "--export-onnx"),
         ])
     {
         if let Some(p) = path {
@@ -487,7 +499,7 @@ fn train_as<T: StoredFloat>(args: &TrainArgs) -> Result<()> {
         ),
         None => None,
     };
-    let Data { train, test, class_names } = load_data::<T>(&args.data)?;
+    let Data { train, test, class_names, image_shape } = load_data::<T>(&args.data)?;
     let n_classes = class_names.len().max(train.n_classes().unwrap_or(0));
     // A resumed run trains on the same samples as the run it continues, unless told otherwise.
     let saved = |key: &str| resumed.as_ref().and_then(|c| c.metadata.extra.get(key).cloned());
@@ -627,6 +639,24 @@ fn train_as<T: StoredFloat>(args: &TrainArgs) -> Result<()> {
         nn::io::export_safetensors(path, &net)
             .with_context(|| format!("cannot export {}", path.display()))?;
         println!("exported the weights to {}", path.display());
+    }
+    if let Some(path) = &args.export_onnx {
+        // What a runtime must do to an image before the model: travels in the file's metadata.
+        let [rows, cols] = image_shape;
+        let options = nn::io::OnnxOptions::new()
+            .with_metadata("preprocessing", "pixel / 255")
+            .with_metadata("image_shape", format!("{rows}x{cols}"))
+            .with_metadata(
+                "input",
+                format!(
+                    "a {rows}x{cols} grayscale image, row-major: input[r * {cols} + c] = pixel(r, c) / 255"
+                ),
+            )
+            .with_metadata("class_names", serde_json::to_string(&metadata.class_names)?)
+            .with_metadata_entries(metadata.extra.clone());
+        nn::io::export_onnx(path, &net, &options)
+            .with_context(|| format!("cannot export {}", path.display()))?;
+        println!("exported the ONNX model to {}", path.display());
     }
     plot_history(&args.plot, trainer.history(), validation.is_some())?;
     println!("saved the learning curves to {}", args.plot.display());

@@ -1,5 +1,5 @@
 //! Integration tests of nn-io, built as one binary: the IDX reader, model and checkpoint files,
-//! safetensors export.
+//! safetensors and ONNX export.
 
 #![allow(
     clippy::unwrap_used,
@@ -16,5 +16,6 @@ mod format_v2;
 mod idx;
 mod model;
 mod mutations;
+mod onnx;
 mod safetensors;
 mod support;

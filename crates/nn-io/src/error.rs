@@ -313,6 +313,15 @@ pub enum Error {
         /// What is wrong.
         kind: SafetensorsError,
     },
+    /// The file is not a CSV table as [`crate::tabular::read_csv`] reads them.
+    #[cfg(feature = "tabular")]
+    #[error("{}: {kind}", path.display())]
+    Tabular {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and where (boxed: it is larger than the other variants).
+        kind: Box<crate::tabular::TabularError>,
+    },
     /// The network cannot be exported as ONNX.
     #[error("{}: {kind}", path.display())]
     Onnx {

@@ -21,6 +21,10 @@
 //!   [`features_f32`](ImageSet::features_f32) are a features × samples matrix in column-major
 //!   order: samples are columns, as everywhere in `nn`.
 //!
+//! - [`tabular`] (feature `tabular`): CSV tables, their preprocessing (standardization, one-hot
+//!   encoding, imputation, targets for classification, regression and multi-label), stored in
+//!   the model file's metadata, and predictions written as CSV.
+//!
 //! Each file function has a bytes-level twin ([`encode_model`], [`decode_model`],
 //! [`decode_model_as`], `encode_checkpoint`, `decode_checkpoint`, [`encode_safetensors`],
 //! [`decode_safetensors`], [`encode_onnx`]) whose errors ([`CheckpointError`],
@@ -31,6 +35,7 @@
 //! - default: no features. Loading and saving models for inference needs neither the trainer
 //!   nor rayon, so none is built.
 //! - `train`: training checkpoints, through `nn-train`.
+//! - `tabular`: CSV tables and their preprocessing, through `csv` and `serde_json`.
 //!
 //! # Checkpoint format
 //! Model files (`NNMODEL\0`, by convention `.nnm`) and training checkpoints (`NNCKPT\0\0`,
@@ -176,6 +181,8 @@ mod idx;
 mod model;
 mod onnx;
 mod records;
+#[cfg(feature = "tabular")]
+pub mod tabular;
 mod weights;
 
 #[cfg(feature = "train")]

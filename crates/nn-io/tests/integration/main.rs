@@ -19,3 +19,5 @@ mod mutations;
 mod onnx;
 mod safetensors;
 mod support;
+#[cfg(feature = "tabular")]
+mod tabular;

@@ -245,6 +245,33 @@ impl<T: Float> Trainer<T> {
         self.in_pool(|t| t.step_counted(net, x, targets)).map(|(loss, _)| loss)
     }
 
+    /// Ends an epoch of a loop the caller drives with [`Trainer::step`] or
+    /// [`Trainer::run_epoch`]: gives the schedule its end-of-epoch step and counts the epoch,
+    /// exactly as [`Trainer::fit`] does after each epoch. `monitored` is the loss the schedule
+    /// watches (the validation loss, or the training loss without a validation set);
+    /// `ReduceOnPlateau` needs it, the other schedules ignore it. The history is kept by `fit`
+    /// only.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperparameter`] (name `"metric"`) if the schedule is `ReduceOnPlateau`
+    /// and `monitored` is `None`; [`Error::StateValue`] if an observer stopped `fit` in the
+    /// middle of the current epoch (finish it with `run_epoch` or `fit` first). Nothing is
+    /// changed then.
+    pub fn end_epoch(&mut self, monitored: Option<f64>) -> Result<(), Error> {
+        if let Some(p) = &self.progress {
+            return Err(Error::StateValue {
+                what: "batches done of the unfinished epoch",
+                layer_idx: None,
+                index: 0,
+                value: p.batches_done as f64,
+                expected: "none: finish the epoch (run_epoch or fit) before ending it",
+            });
+        }
+        self.scheduler.on_epoch_end(monitored)?;
+        self.epoch += 1;
+        Ok(())
+    }
+
     /// Runs `f` on the trainer's pool, if it has one: the shards and the optimizer then use its
     /// threads through work stealing, without touching rayon's global pool. Entering a pool from
     /// outside queues a job (rayon's injector allocates a block every 63 jobs), so it is done

@@ -50,6 +50,9 @@ fn a_stop_after_a_batch_leaves_the_epoch_unfinished_and_the_next_fit_finishes_it
     let mean = observer.losses.iter().sum::<f64>() / 3.0;
     assert!((partial.train_loss - mean).abs() <= 1e-15 * mean, "{} vs {mean}", partial.train_loss);
     assert_eq!(t2.epoch_progress().map(|p| p.batches_done), Some(3));
+    // An unfinished epoch cannot be ended by hand.
+    assert!(matches!(t2.end_epoch(None), Err(Error::StateValue { .. })));
+    assert_eq!(t2.epoch(), 0);
 
     // Finishing it, here through a checkpoint-like round trip of the state: the same bits as
     // the uninterrupted run, and the same history.

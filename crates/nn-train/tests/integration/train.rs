@@ -3,6 +3,7 @@
 use nn_core::{Activation, Network, Targets};
 use nn_linalg::Mat;
 use nn_train::optim::OptimizerConfig;
+use nn_train::schedule::Schedule;
 use nn_train::{
     Control, Dataset, EarlyStopping, EpochReport, Error, NoObserver, Observer, TrainConfig, Trainer,
 };
@@ -93,6 +94,44 @@ fn an_observer_can_stop_training() {
     assert!(report.stopped_by_observer && !report.stopped_early);
     assert_eq!(report.epochs_completed, 3);
     assert_eq!(trainer.history().len(), 3);
+}
+
+#[test]
+fn run_epoch_then_end_epoch_trains_exactly_as_fit() {
+    // A step schedule halving the rate every epoch: without `end_epoch` the loop would keep the
+    // first rate, and the parameters would differ from `fit`'s.
+    let data = blobs::<f64>(40, 3, 2, 5);
+    let config = TrainConfig::new(8, 0.05, OptimizerConfig::sgd().with_momentum(0.9))
+        .with_epochs(3)
+        .with_schedule(Schedule::Step { step_epochs: 1, gamma: 0.5 });
+    let mut fitted = classifier::<f64>(&[3, 5, 2], Activation::Relu, 1);
+    let mut looped = fitted.clone();
+    Trainer::new(&fitted, config.clone())
+        .unwrap()
+        .fit(&mut fitted, &data, None, &mut NoObserver)
+        .unwrap();
+    let mut trainer = Trainer::new(&looped, config).unwrap();
+    for epoch in 0..3 {
+        let report = trainer.run_epoch(&mut looped, &data).unwrap();
+        assert_eq!(trainer.learning_rate(), 0.05 * 0.5f64.powi(epoch));
+        trainer.end_epoch(Some(report.train_loss)).unwrap();
+        assert_eq!(trainer.epoch(), epoch as usize + 1);
+    }
+    assert_eq!(trainer.learning_rate(), 0.05 * 0.125);
+    assert_eq!(bits(&looped), bits(&fitted));
+}
+
+#[test]
+fn end_epoch_without_the_metric_reduce_on_plateau_needs_is_an_error() {
+    let net = classifier::<f64>(&[3, 5, 2], Activation::Relu, 1);
+    let config = TrainConfig::new(8, 0.05, OptimizerConfig::sgd().with_momentum(0.9))
+        .with_schedule(Schedule::reduce_on_plateau());
+    let mut trainer = Trainer::new(&net, config).unwrap();
+    let err = trainer.end_epoch(None).unwrap_err();
+    assert!(matches!(err, Error::InvalidHyperparameter { name: "metric", .. }), "{err}");
+    assert_eq!(trainer.epoch(), 0);
+    trainer.end_epoch(Some(1.0)).unwrap();
+    assert_eq!(trainer.epoch(), 1);
 }
 
 #[test]

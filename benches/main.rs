@@ -142,7 +142,8 @@ fn training(c: &mut Criterion) {
     let data = Dataset::classification(x, (0..n).map(|k| k % 10).collect(), 10).expect("data");
     let batch = data.head(128);
     for threads in [1, 2] {
-        let config = TrainConfig::new(128, 0.05, OptimizerConfig::sgd(0.9)).with_threads(threads);
+        let config = TrainConfig::new(128, 0.05, OptimizerConfig::sgd().with_momentum(0.9))
+            .with_threads(threads);
         let mut net = network(&[784, 256, 128, 10]);
         let mut trainer = Trainer::new(&net, config).expect("trainer");
         let mut g = c.benchmark_group("train_step");

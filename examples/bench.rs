@@ -221,7 +221,7 @@ fn main() -> Result<()> {
                 _ => (&[784, 100, 10], Activation::Sigmoid, 319_600.0),
             };
             let initial = network(sizes, hidden, args.seed)?;
-            let config = TrainConfig::new(128, 0.05, OptimizerConfig::sgd(0.9))
+            let config = TrainConfig::new(128, 0.05, OptimizerConfig::sgd().with_momentum(0.9))
                 .with_epochs(args.epochs)
                 .with_threads(args.threads)
                 .with_shards(args.shards)

@@ -120,6 +120,7 @@ fn dependency_direction_is_one_way() {
         ("nn-core", &["nn-linalg"]),
         ("nn-train", &["nn-linalg", "nn-core"]),
         ("nn-io", &["nn-linalg", "nn-core", "nn-train"]),
+        ("nn-py", &["nn-linalg", "nn-core", "nn-train", "nn-io"]),
     ];
     for dir in crates() {
         let name = dir.file_name().unwrap().to_str().unwrap();
@@ -146,6 +147,64 @@ fn dependency_direction_is_one_way() {
                 assert!(!deps.contains(banned), "nn-core must not depend on {banned}");
             }
         }
+    }
+}
+
+/// The `[section]` of a manifest, as its lines up to the next section.
+fn section<'a>(manifest: &'a str, name: &str) -> Vec<&'a str> {
+    manifest
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| *l != name)
+        .skip(1)
+        .take_while(|l| !l.starts_with('['))
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
+#[test]
+fn only_nn_py_names_python_and_the_workspace_builds_without_it() {
+    for dir in crates() {
+        let deps = normal_dependencies(&read(&dir.join("Cargo.toml")));
+        if dir.ends_with("nn-py") {
+            continue;
+        }
+        for python in ["pyo3", "numpy"] {
+            assert!(!deps.contains(python), "{}: only nn-py depends on {python}", dir.display());
+        }
+        let mut files = Vec::new();
+        rust_files(&dir.join("src"), &mut files);
+        for f in files {
+            let text = read(&f);
+            assert!(
+                !text.contains("pyo3") && !text.contains("numpy::"),
+                "{} names Python",
+                f.display()
+            );
+        }
+    }
+    let root_manifest = read(&root().join("Cargo.toml"));
+    let root_deps = normal_dependencies(&root_manifest);
+    assert!(!root_deps.contains("pyo3") && !root_deps.contains("numpy"));
+    // `cargo test --workspace` must not need a Python interpreter: nn-py is excluded from the
+    // workspace and has one of its own, with the same lints.
+    let members = section(&root_manifest, "[workspace]").join(" ");
+    assert!(!members.split("exclude").next().unwrap_or_default().contains("nn-py"));
+    assert!(members.contains(r#""crates/nn-py""#), "the workspace must exclude crates/nn-py");
+    let py = read(&root().join("crates/nn-py/Cargo.toml"));
+    assert!(py.lines().any(|l| l.trim() == "[workspace]"), "nn-py needs its own [workspace]");
+    for (ours, theirs) in [
+        ("[lints.rust]", "[workspace.lints.rust]"),
+        ("[lints.clippy]", "[workspace.lints.clippy]"),
+        ("[lints.rustdoc]", "[workspace.lints.rustdoc]"),
+    ] {
+        let expected = section(&root_manifest, theirs);
+        let mut found = section(&py, ours);
+        // The library forbids unsafe code outright; the workspace only denies it (see its note).
+        found.retain(|l| *l != r#"unsafe_code = "forbid""#);
+        let expected: Vec<_> =
+            expected.into_iter().filter(|l| !l.starts_with("unsafe_code")).collect();
+        assert_eq!(found, expected, "crates/nn-py's {ours} must repeat the workspace's {theirs}");
     }
 }
 

@@ -63,17 +63,17 @@ impl<T: Float> Part<T> {
     /// outputs, a view into the workspace.
     fn forward<'w>(
         &'w mut self,
-        net: &Network<T>,
-        x: MatRef<'_, T>,
+        net: &'w Network<T>,
+        x: MatRef<'w, T>,
         start: usize,
         b: usize,
     ) -> Result<MatRef<'w, T>, Error> {
         if b == 1 {
             self.single.as_mut().col_mut(0).copy_from(x.col(start));
-            let out = net.forward_into(self.single.as_ref(), &mut self.ws)?;
+            let out = net.forward_into(self.single.as_ref(), &mut self.ws)?.into_output();
             Ok(out.subcols(0, 1))
         } else {
-            net.forward_into(x.subcols(start, b), &mut self.ws)
+            Ok(net.forward_into(x.subcols(start, b), &mut self.ws)?.into_output())
         }
     }
 
@@ -245,7 +245,7 @@ impl<'net, T: Float> Predictor<'net, T> {
         let net = self.net;
         let part = &mut self.parts[0];
         part.single.as_mut().col_mut(0).copy_from(ColRef::from_slice(x));
-        let out = net.forward_into(part.single.as_ref(), &mut part.ws)?;
+        let out = net.forward_into(part.single.as_ref(), &mut part.ws)?.into_output();
         Ok(cols(out).and_then(|mut c| c.next()).unwrap_or(&[]))
     }
 

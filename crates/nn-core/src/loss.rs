@@ -26,6 +26,10 @@ use crate::{Activation, Error};
 /// L3 as `max(z, 0) − z·y + log(1 + e^(−|z|))`. Both stay finite for logits of ±1e4 and beyond.
 /// The last layer of a cross-entropy network must have the [`Activation::Identity`] activation
 /// (it outputs logits); [`crate::Network::new`] checks it.
+///
+/// L1's ½ Σ over the outputs is the derivation's convention; PyTorch's `MSELoss()` takes the mean
+/// over the outputs (no ½) and scikit-learn's `MLPRegressor` half of that mean: a network offers
+/// both through [`MseScale`](crate::MseScale) ([`crate::Network::with_mse_scale`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Loss {
     /// L1: ½‖a − y‖², with the last layer's activation as output function.

@@ -52,6 +52,42 @@ fn normal_dependencies(manifest: &str) -> BTreeSet<String> {
     deps
 }
 
+/// Whether the `[dependencies]` line of `name` in a Cargo.toml says `optional = true`.
+fn is_optional(manifest: &str, name: &str) -> bool {
+    let mut in_deps = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]";
+            continue;
+        }
+        if in_deps && line.split('=').next().is_some_and(|n| n.trim() == name) {
+            return line.contains("optional = true");
+        }
+    }
+    false
+}
+
+#[test]
+fn unsafe_code_lives_in_one_module() {
+    // The workspace's only `unsafe` library code: `vzeroupper`, `XGETBV` and `CPUID` in
+    // nn-linalg's upper_state module (see ARCHITECTURE.md). Tests may opt out (the counting
+    // allocator), library sources may not.
+    let allowed = root().join("crates/nn-linalg/src/upper_state.rs");
+    let mut files = Vec::new();
+    for dir in crates() {
+        rust_files(&dir.join("src"), &mut files);
+    }
+    rust_files(&root().join("src"), &mut files);
+    for f in files {
+        let text = read(&f);
+        let has_unsafe = text.lines().any(|l| {
+            let code = l.split("//").next().unwrap_or_default();
+            code.contains("unsafe ") || code.contains("unsafe_code") && code.contains("allow")
+        });
+        assert_eq!(has_unsafe, f == allowed, "{}: unsafe code outside upper_state.rs", f.display());
+    }
+}
+
 #[test]
 fn only_nn_linalg_depends_on_faer() {
     for dir in crates() {
@@ -97,11 +133,18 @@ fn dependency_direction_is_one_way() {
         for dep in deps.iter().filter(|d| d.starts_with("nn-")) {
             assert!(ok.contains(&dep.as_str()), "{name} must not depend on {dep}");
         }
-        if name != "nn-train" {
-            assert!(!deps.contains("rayon"), "{name}: only nn-train depends on rayon");
+        // rayon: nn-train needs it; nn-linalg and nn-core may offer it behind an opt-in feature.
+        let manifest = read(&dir.join("Cargo.toml"));
+        match name {
+            "nn-train" => {}
+            "nn-linalg" | "nn-core" => assert!(
+                !deps.contains("rayon") || is_optional(&manifest, "rayon"),
+                "{name}: rayon only as an optional dependency"
+            ),
+            _ => assert!(!deps.contains("rayon"), "{name}: must not depend on rayon"),
         }
         if name == "nn-core" {
-            for banned in ["serde", "bincode", "rayon"] {
+            for banned in ["serde", "bincode"] {
                 assert!(!deps.contains(banned), "nn-core must not depend on {banned}");
             }
         }

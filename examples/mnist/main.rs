@@ -345,7 +345,7 @@ fn settings(args: &TrainArgs) -> Result<Settings> {
         Preset::Default => Settings {
             hidden: vec![512, 256],
             activation: Activation::Relu,
-            optimizer: OptimizerConfig::adamw(1e-4),
+            optimizer: OptimizerConfig::adamw().with_weight_decay(1e-4).into(),
             lr: 1e-3,
             dropout: 0.1,
             schedule: ScheduleName::Cosine,
@@ -355,7 +355,7 @@ fn settings(args: &TrainArgs) -> Result<Settings> {
         Preset::Strong => Settings {
             hidden: vec![1024, 512],
             activation: Activation::Relu,
-            optimizer: OptimizerConfig::adamw(1e-4),
+            optimizer: OptimizerConfig::adamw().with_weight_decay(1e-4).into(),
             lr: 1e-3,
             dropout: 0.3,
             schedule: ScheduleName::OneCycle,
@@ -376,18 +376,12 @@ fn settings(args: &TrainArgs) -> Result<Settings> {
         s.optimizer = OptimizerConfig::from_name(o).map_err(|e| anyhow!("--optimizer: {e}"))?;
     }
     if let Some(m) = args.momentum {
-        match &mut s.optimizer {
-            OptimizerConfig::Sgd(c) => c.momentum = m,
-            OptimizerConfig::RmsProp(c) => c.momentum = m,
-            _ => bail!("--momentum applies to sgd and rmsprop, not {}", s.optimizer.name()),
-        }
+        s.optimizer = s.optimizer.with_momentum(m).ok_or_else(|| {
+            anyhow!("--momentum applies to sgd and rmsprop, not {}", s.optimizer.name())
+        })?;
     }
     if let Some(wd) = args.weight_decay {
-        match &mut s.optimizer {
-            OptimizerConfig::Sgd(c) => c.weight_decay = wd,
-            OptimizerConfig::RmsProp(c) => c.weight_decay = wd,
-            OptimizerConfig::Adam(c) | OptimizerConfig::AdamW(c) => c.weight_decay = wd,
-        }
+        s.optimizer = s.optimizer.with_weight_decay(wd);
     }
     s.lr = args.lr.unwrap_or(s.lr);
     s.dropout = args.dropout.unwrap_or(s.dropout);
@@ -550,7 +544,10 @@ fn train_as<T: StoredFloat + DistFloat>(args: &TrainArgs, cluster: &Cluster) -> 
         None => train,
     };
     let (train_set, validation) = if val_split > 0.0 {
-        let (t, v) = train_set.split_validation(val_split, args.seed)?;
+        // A resumed run keeps the validation samples of the run it continues: the split uses
+        // the checkpoint's seed, not the command line's.
+        let split_seed = resumed.as_ref().map_or(args.seed, |c| c.config.seed);
+        let (t, v) = train_set.split_validation(val_split, split_seed)?;
         if v.n_samples() == 0 {
             bail!("--val-split {val_split} leaves no validation sample");
         }
@@ -616,11 +613,7 @@ fn train_as<T: StoredFloat + DistFloat>(args: &TrainArgs, cluster: &Cluster) -> 
                 config = config.with_dropout(s.dropout);
             }
             if let Some(patience) = args.early_stop_patience {
-                config = config.with_early_stopping(EarlyStopping {
-                    patience,
-                    min_delta: 0.0,
-                    restore_best: true,
-                });
+                config = config.with_early_stopping(EarlyStopping::new(patience));
             }
             let trainer = Trainer::new(&net, config)?;
             (net, trainer)

@@ -44,10 +44,10 @@ pub(crate) fn encode<T: Float>(
             Dataset::classification(x, labels.clone(), *n_classes)?
         }
         EncodedTargets::Regression { values, n_targets, .. } => {
-            Dataset::with_target_matrix(x, matrix(values, *n_targets))?
+            Dataset::regression(x, matrix(values, *n_targets))?
         }
         EncodedTargets::Multilabel { values, n_labels } => {
-            Dataset::with_target_matrix(x, matrix(values, *n_labels))?
+            Dataset::multilabel(x, matrix(values, *n_labels))?
         }
     };
     Ok(Encoded { dataset, targets })

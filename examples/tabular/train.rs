@@ -258,11 +258,7 @@ fn train_as<T: StoredFloat>(args: &TrainArgs, out: &mut Out) -> Result<()> {
         .with_shards(args.shards)
         .with_seed(args.seed);
     if let Some(patience) = args.early_stop_patience {
-        config = config.with_early_stopping(EarlyStopping {
-            patience,
-            min_delta: 0.0,
-            restore_best: true,
-        });
+        config = config.with_early_stopping(EarlyStopping::new(patience));
     }
     let mut trainer = Trainer::new(&net, config)?;
     let sizes: Vec<String> = net.sizes().iter().map(ToString::to_string).collect();

@@ -34,7 +34,7 @@
 //! # Features
 //! - default: no features. Loading and saving models for inference needs neither the trainer
 //!   nor rayon, so none is built.
-//! - `train`: training checkpoints, through `nn-train` (and its `serde` feature).
+//! - `train`: training checkpoints, through `nn-train`.
 //! - `tabular`: CSV tables and their preprocessing, through `csv` and `serde_json`.
 //!
 //! # Checkpoint format
@@ -43,14 +43,17 @@
 //! ```text
 //! offset  size  content
 //! 0       8     magic bytes: "NNMODEL\0" or "NNCKPT\0\0"
-//! 8       4     format version, u32 little-endian: 1
+//! 8       4     format version, u32 little-endian: 2 (1 is still read)
 //! 12      8     payload length in bytes, u64 little-endian
 //! 20      4     CRC-32 (IEEE, as zlib and gzip) of the payload, u32 little-endian
 //! 24      ...   payload: bincode 2 (standard configuration: little-endian, varint integers)
 //! ```
 //! The payload of a model file is a precision byte (0: f32, 1: f64) then the network and
-//! metadata; a checkpoint's starts the same way and goes on with the `TrainConfig` and
-//! `TrainerState`. The encoding is private: it appears in no public type or error.
+//! metadata; a checkpoint's starts the same way and goes on with the training configuration and
+//! the trainer's state. Both are encoded from records private to this crate, one set per format
+//! version, converted to and from the public types of `nn-core` and `nn-train` (which have no
+//! serde support): adding a field to `TrainConfig` changes no file. The encoding is private: it
+//! appears in no public type or error.
 //!
 //! Guarantees:
 //! - **Atomic writes.** Every save writes a temporary file in the same folder, flushes it to
@@ -177,6 +180,7 @@ mod format;
 mod idx;
 mod model;
 mod onnx;
+mod records;
 #[cfg(feature = "tabular")]
 pub mod tabular;
 mod weights;

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use nn_core::Activation;
-use nn_train::optim::{AdamConfig, OptimizerConfig, RmsPropConfig, SgdConfig};
+use nn_train::optim::OptimizerConfig;
 use nn_train::schedule::Schedule;
 
 use crate::error::Failure;
@@ -22,21 +22,18 @@ pub(crate) struct SolverParams {
 /// `sgd` (momentum, Nesterov as scikit-learn's `nesterovs_momentum`, which needs momentum > 0),
 /// `adam`, `adamw` (β1, β2, ε) or `rmsprop` (β2 as the decay of the mean square, ε).
 pub(crate) fn optimizer(solver: &str, p: &SolverParams) -> Result<OptimizerConfig, Failure> {
-    let adam = AdamConfig { beta1: p.beta_1, beta2: p.beta_2, eps: p.epsilon, weight_decay: 0.0 };
     Ok(match solver {
-        "sgd" => OptimizerConfig::Sgd(SgdConfig {
-            momentum: p.momentum,
-            nesterov: p.nesterov && p.momentum > 0.0,
-            weight_decay: 0.0,
-        }),
-        "adam" => OptimizerConfig::Adam(adam),
-        "adamw" => OptimizerConfig::AdamW(AdamConfig { weight_decay: p.weight_decay, ..adam }),
-        "rmsprop" => OptimizerConfig::RmsProp(RmsPropConfig {
-            alpha: p.beta_2,
-            eps: p.epsilon,
-            momentum: 0.0,
-            weight_decay: 0.0,
-        }),
+        "sgd" => OptimizerConfig::sgd()
+            .with_momentum(p.momentum)
+            .with_nesterov(p.nesterov && p.momentum > 0.0)
+            .into(),
+        "adam" => OptimizerConfig::adam().with_betas(p.beta_1, p.beta_2).with_eps(p.epsilon).into(),
+        "adamw" => OptimizerConfig::adamw()
+            .with_betas(p.beta_1, p.beta_2)
+            .with_eps(p.epsilon)
+            .with_weight_decay(p.weight_decay)
+            .into(),
+        "rmsprop" => OptimizerConfig::rmsprop().with_alpha(p.beta_2).with_eps(p.epsilon).into(),
         other => {
             return Err(Failure::Value(format!(
                 "unknown solver {other:?}: expected sgd, adam, adamw or rmsprop"

@@ -551,7 +551,7 @@ fn forward_part<T: StoredFloat>(
         } else {
             x.subcols(start, b)
         };
-        let a = net.forward_into(batch, &mut ws)?;
+        let a = net.forward_into(batch, &mut ws)?.into_output();
         let dst = out[start * k..(start + b) * k].chunks_mut(k);
         match nn_linalg::cols(a) {
             Some(columns) => dst.zip(columns).for_each(|(d, c)| d.copy_from_slice(c)),

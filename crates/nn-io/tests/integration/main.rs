@@ -12,6 +12,7 @@
 mod checkpoint;
 mod fixtures;
 mod format_v1;
+mod format_v2;
 mod idx;
 mod model;
 mod mutations;

@@ -35,7 +35,8 @@ fn main() {
     // One sample per shard, one shard per rank.
     let x = Mat::<f32>::from_fn(784, n, |_, _| uniform_f64(&mut rng) as f32);
     let labels: Vec<usize> = (0..n).map(|j| j % 10).collect();
-    let config = TrainConfig::new(n, 0.05, OptimizerConfig::sgd(0.9)).with_shards(n);
+    let config =
+        TrainConfig::new(n, 0.05, OptimizerConfig::sgd().with_momentum(0.9)).with_shards(n);
     group.broadcast_parameters(&mut net).unwrap();
     let reducer = group.chain_reducer(&net).unwrap();
     let stats = reducer.stats();

@@ -23,6 +23,7 @@ use nn_train::reduce::shard_span;
 use nn_train::{GradientReducer, LocalShards, StepTotals};
 
 use crate::Error;
+use crate::error::FailureCause;
 use crate::group::{Group, with_link};
 use crate::layout::Layout;
 use crate::link::{Element, Link, Polled, Waiter, wait_recv, wait_sends};
@@ -116,13 +117,7 @@ impl<T: Float + Element> GradientReducer<T> for ChainReducer<T> {
     fn local_shards(&self, n_shards: usize) -> Result<Range<usize>, nn_train::Error> {
         let size = self.group.size();
         if n_shards < size {
-            return Err(nn_train::Error::Reduction {
-                detail: format!(
-                    "{n_shards} shards per batch cannot be shared by {size} processes: use at \
-                     least as many shards as processes (--shards {size})"
-                ),
-                all_processes: true,
-            });
+            return Err(Error::TooFewShards { n_shards, n_processes: size }.into());
         }
         Ok(Self::shards_of(self.group.rank(), size, n_shards))
     }
@@ -170,30 +165,19 @@ impl<T: Float + Element> GradientReducer<T> for ChainReducer<T> {
             {
                 return Err(e.clone());
             }
-            let what = match failure & !0xffff_ffff {
-                KIND_STEP => {
-                    "is not at the same step as the rank before it (the processes are out of step)"
-                }
-                KIND_SHAPE => {
-                    "has gradients of another shape than the network the reducer was built for"
-                }
-                _ => "failed in its shards (its own error says why)",
+            let cause = match failure & !0xffff_ffff {
+                KIND_SHARD => FailureCause::Shards,
+                KIND_STEP => FailureCause::OutOfStep,
+                KIND_SHAPE => FailureCause::Shape,
+                _ => FailureCause::Unknown,
             };
-            return Err(nn_train::Error::Reduction {
-                detail: format!("rank {failed} {what}, at step {}", shards.step()),
-                all_processes: true,
-            });
+            return Err(Error::RankFailed { rank: failed, step: shards.step(), cause }.into());
         }
         // Every rank unpacks the same total, so every rank finds the same finiteness.
         let total = if r + 1 == n { &self.out } else { &self.bwd_in };
         let finite = match shards.total_mut().and_then(|t| self.layout.unpack(total, t)) {
             Some(finite) => finite,
-            None => {
-                return Err(nn_train::Error::Reduction {
-                    detail: format!("rank {r}: the gradient does not have the network's shape"),
-                    all_processes: false,
-                });
-            }
+            None => return Err(Error::GradientShape { rank: r }.into()),
         };
         stats.reduce_time = started.elapsed();
         self.stats.add(&stats);
@@ -309,8 +293,8 @@ fn chain_step<'a, T: Float + Element, L: Link<'a>>(
                         fwd_cur = Some(req);
                         None
                     }
-                    Polled::Failed(detail) => {
-                        return Err(link.fail(Error::Protocol { rank: r, peer: r - 1, detail }));
+                    Polled::Failed(failure) => {
+                        return Err(link.fail(failure.error(r, r - 1)));
                     }
                 },
             };
@@ -343,8 +327,8 @@ fn chain_step<'a, T: Float + Element, L: Link<'a>>(
                     progress = true;
                 }
                 Polled::Pending(req) => hdr_bwd_req = Some(req),
-                Polled::Failed(detail) => {
-                    return Err(link.fail(Error::Protocol { rank: r, peer: r + 1, detail }));
+                Polled::Failed(failure) => {
+                    return Err(link.fail(failure.error(r, r + 1)));
                 }
             }
         }
@@ -361,8 +345,8 @@ fn chain_step<'a, T: Float + Element, L: Link<'a>>(
                     progress = true;
                 }
                 Polled::Pending(req) => bwd_cur = Some(req),
-                Polled::Failed(detail) => {
-                    return Err(link.fail(Error::Protocol { rank: r, peer: r + 1, detail }));
+                Polled::Failed(failure) => {
+                    return Err(link.fail(failure.error(r, r + 1)));
                 }
             }
         }
@@ -383,9 +367,5 @@ fn chain_step<'a, T: Float + Element, L: Link<'a>>(
     wait_sends(link, &mut data_sends, timeout, DURING)?;
     wait_sends(link, &mut hdr_sends, timeout, DURING)?;
     stats.wait_time = waiter.idle + sends_started.elapsed();
-    final_header.ok_or(Error::Protocol {
-        rank: r,
-        peer: r + 1,
-        detail: "the chain ended without the final header".into(),
-    })
+    final_header.ok_or(Error::Incomplete { rank: r })
 }

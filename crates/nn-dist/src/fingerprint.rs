@@ -3,7 +3,8 @@
 use std::fmt::Debug;
 
 use nn_core::Float;
-use nn_train::{Dataset, TargetData};
+use nn_linalg::vmath::SimdLevel;
+use nn_train::Dataset;
 
 /// The version of the messages between processes; processes of different versions refuse to
 /// train together.
@@ -71,7 +72,7 @@ impl Fingerprint {
         self
     }
 
-    pub(crate) fn to_words(self) -> [u64; 6] {
+    pub(crate) fn to_words(self) -> [u64; WORDS] {
         [
             PROTOCOL_VERSION,
             u64::from(self.failed),
@@ -79,11 +80,41 @@ impl Fingerprint {
             self.n_samples,
             self.n_features,
             self.data,
+            machine(),
         ]
     }
 }
 
+/// The words of a fingerprint in the agreement's table.
+pub(crate) const WORDS: usize = 7;
+
 const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// The kind of CPU this process computes on, as far as the bits of a result depend on it: the
+/// SIMD level of `nn-linalg`'s element-wise kernels (faer's GEMM dispatches on the same CPU
+/// features), as its index in [`SimdLevel::ALL`], and the architecture in the high bits.
+pub(crate) fn machine() -> u64 {
+    let level = SimdLevel::detected();
+    let index = SimdLevel::ALL.iter().position(|&l| l == level).unwrap_or(usize::MAX);
+    let arch = std::env::consts::ARCH.bytes().fold(OFFSET, |h, b| mix(h, u64::from(b)));
+    (arch << 8) | (index as u64 & 0xff)
+}
+
+/// The name of the SIMD level in a [`machine`] word.
+pub(crate) fn machine_name(word: u64) -> String {
+    let level = usize::try_from(word & 0xff).ok().and_then(|i| SimdLevel::ALL.get(i));
+    match level {
+        Some(l) => format!(
+            "{l:?} kernels on {}",
+            if word >> 8 == machine() >> 8 {
+                std::env::consts::ARCH
+            } else {
+                "another architecture"
+            }
+        ),
+        None => "unknown kernels".to_owned(),
+    }
+}
 
 /// FNV-1a over 64-bit words, with a shift to carry high bits down.
 fn mix(h: u64, word: u64) -> u64 {
@@ -105,14 +136,18 @@ pub fn dataset_digest<T: Float>(data: &Dataset<T>) -> u64 {
         }
     };
     add_matrix(&mut h, data.inputs());
-    match data.target_data() {
-        TargetData::Classes { labels, n_classes } => {
-            h = mix(h, *n_classes as u64);
-            for &l in labels {
-                h = mix(h, l as u64);
-            }
+    let targets = data.target_data();
+    for byte in format!("{:?}", targets.task()).bytes() {
+        h = mix(h, u64::from(byte));
+    }
+    if let (Some(labels), Some(n_classes)) = (data.labels(), data.n_classes()) {
+        h = mix(h, n_classes as u64);
+        for &l in labels {
+            h = mix(h, l as u64);
         }
-        TargetData::Matrix(m) => add_matrix(&mut h, m.as_ref()),
+    }
+    if let Some(m) = targets.matrix() {
+        add_matrix(&mut h, m.as_ref());
     }
     h
 }

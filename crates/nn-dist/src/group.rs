@@ -7,8 +7,8 @@ use std::time::Duration;
 use nn_core::{Dense, Float, Network};
 
 use crate::chain::ChainReducer;
-use crate::error::rank_list;
-use crate::fingerprint::{Fingerprint, PROTOCOL_VERSION};
+use crate::error::Difference;
+use crate::fingerprint::{Fingerprint, PROTOCOL_VERSION, WORDS, machine_name};
 use crate::link::{Element, Link, wait_recv, wait_sends};
 use crate::stats::CommStats;
 use crate::threads::ThreadEnd;
@@ -84,8 +84,8 @@ impl Group {
     /// started without `mpirun` is a group of one). Initializes MPI.
     ///
     /// # Errors
-    /// [`Error::InvalidOption`] for bad options, [`Error::Init`] if MPI was initialized already or
-    /// lacks thread support.
+    /// [`Error::InvalidOption`] for bad options, [`Error::MpiAlreadyInitialized`], and
+    /// [`Error::ThreadSupport`] if the MPI library cannot serve several threads.
     #[cfg(feature = "mpi")]
     pub fn mpi(options: Options) -> Result<Group, Error> {
         options.validate()?;
@@ -103,10 +103,7 @@ impl Group {
     pub fn threads(n: usize, options: Options) -> Result<Vec<Group>, Error> {
         options.validate()?;
         if n == 0 {
-            return Err(Error::InvalidOption {
-                name: "size",
-                detail: "a group needs a rank".into(),
-            });
+            return Err(Error::InvalidOption { name: "size", value: 0.0, expected: "at least 1" });
         }
         Ok(ThreadEnd::group(n)
             .into_iter()
@@ -181,42 +178,7 @@ impl Group {
     /// process does not answer within [`Options::startup_timeout`].
     pub fn agree(&self, fingerprint: &Fingerprint) -> Result<(), Error> {
         let table = self.all_gather(&fingerprint.to_words(), "the start-up agreement")?;
-        let rows: Vec<&[u64]> = table.chunks(6).collect();
-        let failed: Vec<usize> = (0..rows.len()).filter(|&r| rows[r][1] != 0).collect();
-        if !failed.is_empty() {
-            return Err(Error::RanksFailed { ranks: failed });
-        }
-        let mut details = Vec::new();
-        let root = rows[0];
-        for (r, row) in rows.iter().enumerate().skip(1) {
-            if row[0] != PROTOCOL_VERSION || root[0] != PROTOCOL_VERSION {
-                details.push(format!(
-                    "rank {r} speaks protocol version {}, rank 0 version {} (run the same program \
-                     everywhere)",
-                    row[0], root[0]
-                ));
-            } else if row[2] != root[2] {
-                details.push(format!(
-                    "rank {r}'s configuration differs from rank 0's (hash {:016x}, rank 0: \
-                     {:016x}): every rank must run the same program with the same options",
-                    row[2], root[2]
-                ));
-            } else if (row[3], row[4]) != (root[3], root[4]) {
-                details.push(format!(
-                    "rank {r} has {} training samples of {} features, rank 0 has {} of {}: every \
-                     rank must read the same data set (a shared file system, or the same copy on \
-                     every machine)",
-                    row[3], row[4], root[3], root[4]
-                ));
-            } else if row[5] != root[5] {
-                details.push(format!(
-                    "rank {r}'s training data differ from rank 0's (same size, other values: \
-                     digest {:016x}, rank 0: {:016x}): every rank must read the same data set",
-                    row[5], root[5]
-                ));
-            }
-        }
-        if details.is_empty() { Ok(()) } else { Err(Error::Disagree { details }) }
+        verdict(&table)
     }
 
     /// Replaces `bytes` in every process with rank 0's.
@@ -227,11 +189,7 @@ impl Group {
     pub fn broadcast_bytes(&self, bytes: &mut Vec<u8>) -> Result<(), Error> {
         let mut len = [bytes.len() as u64];
         self.broadcast(&mut len, "a broadcast")?;
-        let len = usize::try_from(len[0]).map_err(|_| Error::Protocol {
-            rank: self.rank(),
-            peer: 0,
-            detail: format!("a broadcast of {} bytes does not fit in memory", len[0]),
-        })?;
+        let len = usize::try_from(len[0]).map_err(|_| Error::TooLarge { bytes: len[0] })?;
         if !self.is_root() {
             bytes.clear();
             bytes.resize(len, 0);
@@ -243,7 +201,7 @@ impl Group {
     /// network. Every process must hold a network of the same sizes.
     ///
     /// # Errors
-    /// [`Error::Disagree`] (in every process) if the networks' sizes differ, the network's errors
+    /// [`Error::Disagree`] (in every process) if the networks' sizes differ, [`Error::Network`]
     /// if rank 0's parameters are not finite, and [`Error::Timeout`] (in-process groups only).
     pub fn broadcast_parameters<T: Float + Element>(
         &self,
@@ -254,10 +212,7 @@ impl Group {
         let differ: Vec<usize> = (1..table.len()).filter(|&r| table[r] != table[0]).collect();
         if !differ.is_empty() {
             return Err(Error::Disagree {
-                details: vec![format!(
-                    "{} hold a network of other sizes than rank 0's",
-                    rank_list(&differ)
-                )],
+                differences: vec![Difference::NetworkSizes { ranks: differ }],
             });
         }
         for layer in net.layers_mut() {
@@ -268,12 +223,7 @@ impl Group {
                 layer.n_outputs(),
                 &theta,
                 layer.activation(),
-            )
-            .map_err(|e| Error::Protocol {
-                rank: self.rank(),
-                peer: 0,
-                detail: format!("rank 0's parameters: {e}"),
-            })?;
+            )?;
         }
         Ok(())
     }
@@ -332,7 +282,7 @@ impl Group {
     /// process would.
     ///
     /// # Errors
-    /// [`Error::InvalidOption`] if [`Options::chunk_elems`] cuts the gradient into too many
+    /// [`Error::TooManyChunks`] if [`Options::chunk_elems`] cuts the gradient into too many
     /// pieces.
     pub fn chain_reducer<T: Float + Element>(
         &self,
@@ -340,6 +290,42 @@ impl Group {
     ) -> Result<ChainReducer<T>, Error> {
         ChainReducer::new(self.clone(), net)
     }
+}
+
+/// What every rank concludes from the agreement's table (one row of fingerprint words per rank):
+/// the same answer in every rank.
+fn verdict(table: &[u64]) -> Result<(), Error> {
+    let rows: Vec<&[u64]> = table.chunks(WORDS).collect();
+    let failed: Vec<usize> = (0..rows.len()).filter(|&r| rows[r][1] != 0).collect();
+    if !failed.is_empty() {
+        return Err(Error::RanksFailed { ranks: failed });
+    }
+    let mut differences = Vec::new();
+    let root = rows[0];
+    for (rank, row) in rows.iter().enumerate().skip(1) {
+        differences.extend(if row[0] != PROTOCOL_VERSION || root[0] != PROTOCOL_VERSION {
+            Some(Difference::Version { rank, found: row[0], expected: root[0] })
+        } else if row[2] != root[2] {
+            Some(Difference::Configuration { rank, found: row[2], expected: root[2] })
+        } else if (row[3], row[4]) != (root[3], root[4]) {
+            Some(Difference::DataSize {
+                rank,
+                found: (row[3], row[4]),
+                expected: (root[3], root[4]),
+            })
+        } else if row[5] != root[5] {
+            Some(Difference::Data { rank, found: row[5], expected: root[5] })
+        } else if row[6] != root[6] {
+            Some(Difference::Machine {
+                rank,
+                found: machine_name(row[6]),
+                expected: machine_name(root[6]),
+            })
+        } else {
+            None
+        });
+    }
+    if differences.is_empty() { Ok(()) } else { Err(Error::Disagree { differences }) }
 }
 
 /// Rank 0 receives every other rank's `mine` into `table` (rank order; its own first); the
@@ -402,4 +388,29 @@ fn tree_broadcast<'a, L: Link<'a>, E: Element>(
     }
     wait_sends(link, &mut sends, limit, during)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verdict;
+    use crate::fingerprint::{Fingerprint, WORDS, machine};
+    use crate::{Difference, Error};
+
+    #[test]
+    fn another_kind_of_cpu_is_a_difference() {
+        let mine = Fingerprint::new().with_config("run").to_words();
+        let mut other = mine;
+        // The same architecture, another SIMD level.
+        other[WORDS - 1] = (machine() & !0xff) | (((machine() & 0xff) + 1) % 4);
+        let table: Vec<u64> = mine.iter().chain(&other).copied().collect();
+        let result = verdict(&table);
+        let Err(Error::Disagree { differences }) = &result else {
+            unreachable!("{result:?}");
+        };
+        assert!(matches!(&differences[..], [Difference::Machine { rank: 1, .. }]));
+        let text = differences[0].to_string();
+        assert!(text.contains("the same kind of CPU"), "{text}");
+        let table: Vec<u64> = mine.iter().chain(&mine).copied().collect();
+        assert_eq!(verdict(&table), Ok(()));
+    }
 }

@@ -51,13 +51,10 @@ impl Layout {
             }
         }
         if chunks.len() > MAX_CHUNKS {
-            return Err(Error::InvalidOption {
-                name: "chunk_elems",
-                detail: format!(
-                    "{chunk_elems} cuts the gradient into {} pieces, at most {MAX_CHUNKS} are \
-                     allowed: choose a larger size",
-                    chunks.len()
-                ),
+            return Err(Error::TooManyChunks {
+                chunk_elems,
+                chunks: chunks.len(),
+                max: MAX_CHUNKS,
             });
         }
         Ok(Layout { chunks, len: offset })

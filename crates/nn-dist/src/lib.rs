@@ -44,7 +44,7 @@
 //! fn train(group: Group) -> Result<Vec<f32>, Box<dyn std::error::Error + Send + Sync>> {
 //!     let x = Mat::<f32>::from_fn(2, 4, |i, j| ((j >> i) & 1) as f32);
 //!     let data = Dataset::classification(x, vec![0, 1, 1, 0], 2)?;
-//!     let config = TrainConfig::new(4, 0.5, OptimizerConfig::sgd(0.9)).with_epochs(50).with_shards(2);
+//!     let config = TrainConfig::new(4, 0.5, OptimizerConfig::sgd().with_momentum(0.9)).with_epochs(50).with_shards(2);
 //!     group.agree(&Fingerprint::new().with_config_of(&config).with_data(&data))?;
 //!     let mut net: Network<f32> = Network::builder(2, Loss::SoftmaxCrossEntropy)
 //!         .layer(8, Activation::Tanh)
@@ -83,7 +83,7 @@ mod stats;
 mod threads;
 
 pub use chain::ChainReducer;
-pub use error::Error;
+pub use error::{Difference, Error, FailureCause};
 pub use fingerprint::{Fingerprint, dataset_digest};
 pub use group::Group;
 pub use link::Element;

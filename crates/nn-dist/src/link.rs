@@ -42,8 +42,28 @@ pub(crate) enum Polled<'a, E, R> {
     Ready(&'a [E]),
     /// Not yet: the request, to test again.
     Pending(R),
-    /// A message of another length arrived.
-    Failed(String),
+    /// A message that does not fit arrived.
+    Failed(Failure),
+}
+
+/// What was wrong with a message.
+pub(crate) enum Failure {
+    /// Another length.
+    Length { tag: i32, expected: usize, found: usize },
+    /// Another element type (in-process groups).
+    Type { tag: i32 },
+}
+
+impl Failure {
+    /// The error of `rank` receiving this from `peer`.
+    pub(crate) fn error(self, rank: usize, peer: usize) -> Error {
+        match self {
+            Failure::Length { tag, expected, found } => {
+                Error::MessageLength { rank, peer, tag, expected, found }
+            }
+            Failure::Type { tag } => Error::MessageType { rank, peer, tag },
+        }
+    }
 }
 
 /// Non-blocking messages between the ranks of a group, for one operation whose buffers live for
@@ -139,9 +159,9 @@ pub(crate) fn wait_recv<'a, L: Link<'a>, E: Element>(
         match link.test_recv(req) {
             Polled::Ready(data) => return Ok(data),
             Polled::Pending(r) => req = r,
-            Polled::Failed(detail) => {
+            Polled::Failed(failure) => {
                 let rank = link.rank();
-                return Err(link.fail(Error::Protocol { rank, peer, detail }));
+                return Err(link.fail(failure.error(rank, peer)));
             }
         }
         if let Err(waited) = waiter.idle(limit) {

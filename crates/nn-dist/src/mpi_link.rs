@@ -10,7 +10,7 @@ use mpi::topology::{Communicator, SimpleCommunicator};
 use std::io::Write;
 
 use crate::Error;
-use crate::link::{Element, Link, Polled};
+use crate::link::{Element, Failure, Link, Polled};
 
 /// One rank's end of an MPI group. Holds the MPI environment: MPI is finalized when the last
 /// clone of the [`Group`](crate::Group) is dropped.
@@ -27,22 +27,17 @@ impl MpiEnd {
     pub(crate) fn init() -> Result<MpiEnd, Error> {
         let Some((universe, provided)) = mpi::initialize_with_threading(Threading::Serialized)
         else {
-            return Err(Error::Init {
-                detail: "MPI is already initialized in this process".into(),
-            });
+            return Err(Error::MpiAlreadyInitialized);
         };
-        if matches!(provided, Threading::Single | Threading::Funneled) {
-            return Err(Error::Init {
-                detail: format!(
-                    "the MPI library provides {provided:?} thread support, Serialized is needed"
-                ),
-            });
+        match provided {
+            Threading::Single => return Err(Error::ThreadSupport { provided: "single" }),
+            Threading::Funneled => return Err(Error::ThreadSupport { provided: "funneled" }),
+            Threading::Serialized | Threading::Multiple => {}
         }
         let world = universe.world();
-        let (rank, size) = (world.rank(), world.size());
-        let (Ok(rank), Ok(size)) = (usize::try_from(rank), usize::try_from(size)) else {
-            return Err(Error::Init { detail: format!("rank {rank} of {size}") });
-        };
+        // MPI ranks are never negative, and a world has at least one process.
+        let rank = usize::try_from(world.rank()).unwrap_or_default();
+        let size = usize::try_from(world.size()).unwrap_or(1);
         Ok(MpiEnd { rank, size, _universe: universe })
     }
 
@@ -102,14 +97,13 @@ impl<'s, 'a> Link<'a> for MpiLink<'s, 'a> {
         match req.test_with_data() {
             Ok((status, data)) => {
                 let count = status.count(E::equivalent_datatype());
-                if usize::try_from(count).is_ok_and(|c| c == data.len()) {
-                    Polled::Ready(data)
-                } else {
-                    Polled::Failed(format!(
-                        "a message of {count} elements with tag {}, expected {}",
-                        status.tag(),
-                        data.len()
-                    ))
+                match usize::try_from(count) {
+                    Ok(c) if c == data.len() => Polled::Ready(data),
+                    _ => Polled::Failed(Failure::Length {
+                        tag: status.tag(),
+                        expected: data.len(),
+                        found: usize::try_from(count).unwrap_or_default(),
+                    }),
                 }
             }
             Err(req) => Polled::Pending(req),

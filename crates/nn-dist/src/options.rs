@@ -61,13 +61,18 @@ impl Options {
     pub fn validate(&self) -> Result<(), Error> {
         for (name, t) in [("timeout", self.timeout), ("startup_timeout", self.startup_timeout)] {
             if t.is_zero() {
-                return Err(Error::InvalidOption { name, detail: "must be more than 0 s".into() });
+                return Err(Error::InvalidOption {
+                    name,
+                    value: t.as_secs_f64(),
+                    expected: "more than 0 seconds",
+                });
             }
         }
         if !(1..=1 << 24).contains(&self.chunk_elems) {
             return Err(Error::InvalidOption {
                 name: "chunk_elems",
-                detail: format!("expected 1 to 2^24, got {}", self.chunk_elems),
+                value: self.chunk_elems as f64,
+                expected: "1 to 2^24",
             });
         }
         Ok(())

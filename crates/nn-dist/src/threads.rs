@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use crate::Error;
-use crate::link::{Element, Link, Polled};
+use crate::link::{Element, Failure, Link, Polled};
 
 /// A message: the sender, the tag, and a `Vec<E>`.
 struct Message {
@@ -99,13 +99,12 @@ impl<'a> Link<'a> for ThreadLink<'_> {
                 req.buf.copy_from_slice(&v);
                 Polled::Ready(req.buf)
             }
-            Ok(v) => Polled::Failed(format!(
-                "a message of {} elements with tag {}, expected {}",
-                v.len(),
-                req.tag,
-                req.buf.len()
-            )),
-            Err(_) => Polled::Failed(format!("a message of another type with tag {}", req.tag)),
+            Ok(v) => Polled::Failed(Failure::Length {
+                tag: req.tag,
+                expected: req.buf.len(),
+                found: v.len(),
+            }),
+            Err(_) => Polled::Failed(Failure::Type { tag: req.tag }),
         }
     }
 

@@ -52,7 +52,7 @@ mod trainer;
 
 pub use config::{EarlyStopping, Parallelism, TrainConfig};
 pub use data::{Batch, Dataset, ParseTaskError, TargetData, Task};
-pub use error::{Error, ThreadPoolError};
+pub use error::{Error, ReductionError, ThreadPoolError};
 pub use metrics::{
     ClassMetrics, ConfusionMatrix, Evaluation, MultilabelMetrics, RegressionMetrics, evaluate,
 };

@@ -139,7 +139,7 @@ impl<T: Float> Trainer<T> {
     /// buffers.
     ///
     /// # Errors
-    /// Those of `local_shards`, [`Error::Reduction`] if the range it returns is empty or beyond
+    /// Those of `local_shards`, [`Error::ShardRange`] if the range it returns is empty or beyond
     /// the shards, and the network's errors.
     pub fn with_reducer(
         mut self,
@@ -148,12 +148,10 @@ impl<T: Float> Trainer<T> {
     ) -> Result<Self, Error> {
         let local = reducer.local_shards(self.n_shards)?;
         if local.is_empty() || local.end > self.n_shards {
-            return Err(Error::Reduction {
-                detail: format!(
-                    "the reducer asked for shards {local:?} out of {} shards",
-                    self.n_shards
-                ),
-                all_processes: false,
+            return Err(Error::ShardRange {
+                start: local.start,
+                end: local.end,
+                n_shards: self.n_shards,
             });
         }
         self.shards = build_shards(net, &self.config, self.n_shards, local.len())?;

@@ -3,14 +3,15 @@
 use std::time::Duration;
 
 use nn_core::{Activation, Network};
-use nn_dist::{Error, Fingerprint, Group, Options, dataset_digest};
+use nn_dist::{Difference, Error, Fingerprint, Group, Options, dataset_digest};
 use nn_train::TrainConfig;
 use nn_train::optim::OptimizerConfig;
 
 use crate::support::{bits, blobs, classifier, on_ranks};
 
 fn fingerprint(seed: u64, n: usize, tweak: bool) -> Fingerprint {
-    let config = TrainConfig::new(10, 0.01, OptimizerConfig::sgd(0.9)).with_seed(seed);
+    let config =
+        TrainConfig::new(10, 0.01, OptimizerConfig::sgd().with_momentum(0.9)).with_seed(seed);
     let mut data = blobs::<f32>(n, 4, 2, 3);
     if tweak {
         let x = nn_linalg::Mat::<f32>::from_fn(4, n, |i, j| {
@@ -44,11 +45,15 @@ fn every_rank_names_the_ranks_that_differ() {
         assert_eq!(r.as_ref().unwrap_err(), &first);
     }
     assert!(first.is_collective());
-    let Error::Disagree { details } = first else { panic!("{first:?}") };
-    assert_eq!(details.len(), 3);
-    assert!(details[0].starts_with("rank 1's configuration differs"), "{}", details[0]);
-    assert!(details[1].starts_with("rank 2 has 31 training samples"), "{}", details[1]);
-    assert!(details[2].starts_with("rank 3's training data differ"), "{}", details[2]);
+    let Error::Disagree { differences } = &first else { panic!("{first:?}") };
+    assert!(matches!(differences[0], Difference::Configuration { rank: 1, .. }));
+    assert_eq!(differences[1], Difference::DataSize { rank: 2, found: (31, 4), expected: (30, 4) },);
+    assert!(matches!(differences[2], Difference::Data { rank: 3, .. }));
+    assert_eq!(differences.len(), 3);
+    let text = first.to_string();
+    assert!(text.contains("rank 1's configuration differs"), "{text}");
+    assert!(text.contains("rank 2 has 31 training samples of 4 features, rank 0 has 30 of 4"));
+    assert!(text.contains("rank 3's training data differ"), "{text}");
 }
 
 #[test]
@@ -94,8 +99,12 @@ fn networks_of_other_sizes_are_refused_in_every_rank() {
     });
     for r in results {
         match r {
-            Err(Error::Disagree { details }) => {
-                assert_eq!(details, ["rank 2 hold a network of other sizes than rank 0's"]);
+            Err(e @ Error::Disagree { .. }) => {
+                let Error::Disagree { differences } = &e else { unreachable!() };
+                assert_eq!(differences, &[Difference::NetworkSizes { ranks: vec![2] }]);
+                assert!(
+                    e.to_string().ends_with("rank 2 hold a network of other sizes than rank 0's")
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -137,6 +146,6 @@ fn bad_options_are_errors() {
     let g = Group::threads(1, Options::default().with_chunk_elems(1)).unwrap();
     assert!(matches!(
         g[0].chain_reducer(&wide),
-        Err(Error::InvalidOption { name: "chunk_elems", .. })
+        Err(Error::TooManyChunks { chunk_elems: 1, chunks: 20_001, max: 14_000 })
     ));
 }

@@ -58,8 +58,9 @@ fn one_to_four_ranks_train_bit_identically_to_one_process() {
 fn f64_and_sgd_with_momentum_are_bit_identical_too() {
     let data = blobs::<f64>(37, 5, 2, 3);
     let start = classifier::<f64>(&[5, 9, 2], Activation::Tanh, 4).with_l2(0.01).unwrap();
-    let config =
-        TrainConfig::new(10, 0.05, OptimizerConfig::sgd(0.9)).with_epochs(3).with_shards(3);
+    let config = TrainConfig::new(10, 0.05, OptimizerConfig::sgd().with_momentum(0.9))
+        .with_epochs(3)
+        .with_shards(3);
     let alone = {
         let (net, trainer) = train_alone(&start, &data, &config, None);
         outcome(&net, &trainer)
@@ -123,8 +124,9 @@ fn the_bytes_sent_per_step_are_one_gradient_per_neighbour_and_direction() {
     let data = blobs::<f32>(40, 6, 3, 7);
     let start = classifier::<f32>(&[6, 16, 3], Activation::Relu, 8);
     let n_params = start.n_params() as u64;
-    let config =
-        TrainConfig::new(10, 0.01, OptimizerConfig::sgd(0.0)).with_epochs(1).with_shards(3);
+    let config = TrainConfig::new(10, 0.01, OptimizerConfig::sgd().with_momentum(0.0))
+        .with_epochs(1)
+        .with_shards(3);
     let stats = on_ranks(3, Options::default(), |g| {
         let mut net = start.clone();
         let reducer = g.chain_reducer(&net).unwrap();

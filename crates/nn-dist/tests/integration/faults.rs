@@ -1,7 +1,7 @@
 //! Lost ranks, divergence, and shard counts that do not fit.
 
 use nn_core::{Activation, Network};
-use nn_dist::{Error, Options};
+use nn_dist::{Error, FailureCause, Options};
 use nn_linalg::Mat;
 use nn_train::optim::OptimizerConfig;
 use nn_train::{BatchReport, Control, Dataset, NoObserver, Observer, TrainConfig, Trainer};
@@ -17,13 +17,25 @@ impl<T: nn_core::Float> Observer<T> for StopAfter {
     }
 }
 
+/// The peer a timeout names.
 fn timeout_peer(e: &nn_train::Error) -> Option<usize> {
     match e {
-        nn_train::Error::Reduction { detail, all_processes: false } => detail
-            .split("no message from rank ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|r| r.parse().ok()),
+        nn_train::Error::Reduction { all_processes: false, source } => {
+            match source.downcast_ref::<Error>() {
+                Some(Error::Timeout { peer, .. }) => Some(*peer),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The nn-dist error inside a trainer's error.
+fn dist_error(e: &nn_train::Error) -> Option<(&Error, bool)> {
+    match e {
+        nn_train::Error::Reduction { all_processes, source } => {
+            source.downcast_ref::<Error>().map(|d| (d, *all_processes))
+        }
         _ => None,
     }
 }
@@ -32,8 +44,9 @@ fn timeout_peer(e: &nn_train::Error) -> Option<usize> {
 fn a_rank_that_disappears_mid_training_is_named_by_its_neighbours() {
     let data = blobs::<f32>(80, 6, 3, 7);
     let start = classifier::<f32>(&[6, 16, 3], Activation::Relu, 8);
-    let config =
-        TrainConfig::new(10, 0.01, OptimizerConfig::sgd(0.9)).with_epochs(2).with_shards(4);
+    let config = TrainConfig::new(10, 0.01, OptimizerConfig::sgd().with_momentum(0.9))
+        .with_epochs(2)
+        .with_shards(4);
     for lost in 0..4 {
         let started = std::time::Instant::now();
         let results = on_ranks(4, quick(), |g| {
@@ -70,7 +83,9 @@ fn a_non_finite_loss_in_one_rank_stops_every_rank_with_the_same_error() {
     x[(2, 17)] = 3e38;
     let data = Dataset::classification(x, (0..40).map(|j| j % 2).collect(), 2).unwrap();
     let start = classifier::<f32>(&[4, 8, 2], Activation::Relu, 1);
-    let config = TrainConfig::new(8, 0.01, OptimizerConfig::sgd(0.0)).with_epochs(1).with_shards(4);
+    let config = TrainConfig::new(8, 0.01, OptimizerConfig::sgd().with_momentum(0.0))
+        .with_epochs(1)
+        .with_shards(4);
     let expected = {
         let mut net = start.clone();
         let mut trainer = Trainer::new(&net, config.clone()).unwrap();
@@ -89,17 +104,18 @@ fn a_non_finite_loss_in_one_rank_stops_every_rank_with_the_same_error() {
 fn fewer_shards_than_ranks_is_an_error_in_every_rank() {
     let data = blobs::<f32>(20, 3, 2, 1);
     let start = classifier::<f32>(&[3, 4, 2], Activation::Relu, 1);
-    let config = TrainConfig::new(10, 0.01, OptimizerConfig::sgd(0.0)).with_shards(2);
+    let config =
+        TrainConfig::new(10, 0.01, OptimizerConfig::sgd().with_momentum(0.0)).with_shards(2);
     let results = on_ranks(3, Options::default(), |g| {
         train_in_group(&g, &start, &data, &config, None, &mut NoObserver).map(|_| ())
     });
     for r in results {
-        match r {
-            Err(nn_train::Error::Reduction { detail, all_processes: true }) => {
-                assert!(detail.contains("2 shards") && detail.contains("3 processes"), "{detail}");
-            }
-            other => panic!("{other:?}"),
-        }
+        let e = r.unwrap_err();
+        assert_eq!(
+            dist_error(&e),
+            Some((&Error::TooFewShards { n_shards: 2, n_processes: 3 }, true))
+        );
+        assert!(e.to_string().contains("use at least as many shards as processes (--shards 3)"));
     }
 }
 
@@ -124,7 +140,7 @@ fn single_process_errors_are_unchanged_by_the_seam() {
     // The local reducer still reports a shard's error (a shape error) as before.
     let data = blobs::<f32>(10, 3, 2, 1);
     let start = classifier::<f32>(&[3, 4, 2], Activation::Relu, 1);
-    let config = TrainConfig::new(10, 0.01, OptimizerConfig::sgd(0.0));
+    let config = TrainConfig::new(10, 0.01, OptimizerConfig::sgd().with_momentum(0.0));
     let (net, _) = train_alone(&start, &data, &config.clone().with_epochs(1), None);
     let mut trainer = Trainer::new(&net, config).unwrap();
     let wrong = Mat::<f32>::zeros(5, 4);
@@ -139,7 +155,8 @@ fn a_reducer_built_for_another_network_is_an_error_in_every_rank() {
     let data = blobs::<f32>(20, 3, 2, 1);
     let net = classifier::<f32>(&[3, 4, 2], Activation::Relu, 1);
     let other = classifier::<f32>(&[3, 5, 2], Activation::Relu, 1);
-    let config = TrainConfig::new(10, 0.01, OptimizerConfig::sgd(0.0)).with_shards(2);
+    let config =
+        TrainConfig::new(10, 0.01, OptimizerConfig::sgd().with_momentum(0.0)).with_shards(2);
     let results = on_ranks(2, Options::default(), |g| {
         let mut net = net.clone();
         let reducer = g.chain_reducer(&other).unwrap();
@@ -147,12 +164,11 @@ fn a_reducer_built_for_another_network_is_an_error_in_every_rank() {
             Trainer::new(&net, config.clone()).unwrap().with_reducer(&net, reducer)?;
         trainer.fit(&mut net, &data, None, &mut NoObserver).map(|_| ())
     });
-    for r in results {
-        match r {
-            Err(nn_train::Error::Reduction { detail, all_processes: true }) => {
-                assert!(detail.contains("another shape"), "{detail}");
-            }
-            other => panic!("{other:?}"),
-        }
+    for (rank, r) in results.into_iter().enumerate() {
+        let e = r.unwrap_err();
+        // Rank 0 is the first to see it (and marks it in the header); every rank stops at step 0.
+        let (d, all) = dist_error(&e).unwrap();
+        assert!(all, "rank {rank}");
+        assert_eq!(d, &Error::RankFailed { rank: 0, step: 0, cause: FailureCause::Shape });
     }
 }

@@ -88,8 +88,9 @@ fn child_loses_rank_1() {
     let group = Group::mpi(options).unwrap();
     let data = blobs::<f32>(400, 7, 3, 1);
     let start = classifier::<f32>(&[7, 24, 3], Activation::Relu, 2);
-    let config =
-        TrainConfig::new(10, 0.01, OptimizerConfig::sgd(0.9)).with_epochs(5).with_shards(3);
+    let config = TrainConfig::new(10, 0.01, OptimizerConfig::sgd().with_momentum(0.9))
+        .with_epochs(5)
+        .with_shards(3);
     let mut hang = HangAt(3);
     let observer: &mut (dyn Observer<f32> + Send) =
         if group.rank() == 1 { &mut hang } else { &mut NoObserver };

@@ -360,3 +360,42 @@ fn error_messages_are_lower_case_without_closing_period() {
         assert!(!msg.ends_with('.'), "{msg}");
     }
 }
+
+#[test]
+fn devices_folders_and_huge_files_are_refused_before_reading() {
+    #[cfg(unix)]
+    for device in ["/dev/zero", "/dev/urandom"] {
+        let err = load_model(device).unwrap_err();
+        assert!(
+            matches!(&err, Error::WrongFileType { expected: "a regular file", found, .. } if found == "a character device"),
+            "{err}"
+        );
+    }
+    let dir = TempDir::new("huge-model");
+    assert!(matches!(
+        load_model(dir.join("")).unwrap_err(),
+        Error::WrongFileType { .. } | Error::Io { .. }
+    ));
+    let path = dir.join("sub");
+    fs::create_dir(&path).unwrap();
+    let err = load_model(&path).unwrap_err();
+    assert!(matches!(&err, Error::WrongFileType { found, .. } if found == "a folder"), "{err}");
+    // A valid model followed by 64 GiB of (sparse) zeros: refused from its header, at once.
+    let path = dir.join("m.nnm");
+    save_model(&path, &random_network::<f32>(1), &ModelMetadata::default()).unwrap();
+    let valid_len = fs::metadata(&path).unwrap().len();
+    fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(1 << 36).unwrap();
+    let err = load_model(&path).unwrap_err();
+    assert!(
+        matches!(&err, Error::Checkpoint { kind: CheckpointError::TrailingBytes { expected, found }, .. }
+            if *expected == valid_len && *found == 1 << 36),
+        "{err}"
+    );
+    // A file of another kind is refused after reading its first bytes only.
+    fs::write(&path, b"GIF89a").unwrap();
+    fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(1 << 36).unwrap();
+    assert!(matches!(
+        load_model(&path).unwrap_err(),
+        Error::Checkpoint { kind: CheckpointError::BadMagic { .. }, .. }
+    ));
+}

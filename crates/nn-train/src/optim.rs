@@ -427,6 +427,22 @@ impl<T: Float> Optimizer<T> {
         grads: &Gradients<T>,
         lr: f64,
     ) -> Result<(), Error> {
+        self.step_checked(net, grads, lr).map(|_| ())
+    }
+
+    /// [`Optimizer::step`], telling whether every value it wrote (Θ and the optimizer's state)
+    /// is finite. Finite gradients can still overflow there: the squared gradients of Adam's
+    /// and RMSprop's second moment (|g| > 1.8e19 in f32, 1.3e154 in f64), or Θ itself under a
+    /// huge learning rate. The check runs inside the update loop: no extra pass over memory.
+    ///
+    /// # Errors
+    /// Those of [`Optimizer::step`].
+    pub fn step_checked(
+        &mut self,
+        net: &mut Network<T>,
+        grads: &Gradients<T>,
+        lr: f64,
+    ) -> Result<bool, Error> {
         // 0 is allowed: a schedule may end there (cosine annealing to η_min = 0).
         check_param("learning_rate", lr, "a finite number ≥ 0", |v| v >= 0.0)?;
         self.check_shapes(net, grads)?;
@@ -435,6 +451,7 @@ impl<T: Float> Optimizer<T> {
         // Inside a rayon pool (the trainer's), the columns are updated in parallel; the update is
         // element-wise, so the result is the same bits either way.
         let parallel = rayon::current_thread_index().is_some();
+        let mut finite = true;
         for (layer_idx, (layer, buf)) in
             net.layers_mut().iter_mut().zip(&mut self.layers).enumerate()
         {
@@ -443,11 +460,11 @@ impl<T: Float> Optimizer<T> {
             };
             let Buffers { n_rows, momentum, exp_avg, exp_avg_sq, .. } = buf;
             let bufs = [momentum.as_mut_slice(), exp_avg.as_mut_slice(), exp_avg_sq.as_mut_slice()];
-            update_columns(rule, layer.theta_mut(), grad, *n_rows, 0, bufs, parallel)
+            finite &= update_columns(rule, layer.theta_mut(), grad, *n_rows, 0, bufs, parallel)
                 .map_err(|e| Error::Core(e.into()))?;
         }
         self.step = t;
-        Ok(())
+        Ok(finite)
     }
 
     fn check_shapes(&self, net: &Network<T>, grads: &Gradients<T>) -> Result<(), Error> {
@@ -494,6 +511,7 @@ const MIN_PARALLEL_COLS: usize = 32;
 /// Applies `rule` to columns `first_col..` of one layer: `theta` and `grad` are views of those
 /// columns, `bufs` the matching parts of the state (each empty, or `n_rows` values per column).
 /// With `parallel`, halves the columns recursively with `rayon::join` on the current pool.
+/// Returns whether every value written is finite.
 fn update_columns<T: Float>(
     rule: Rule<T>,
     theta: MatMut<'_, T>,
@@ -502,7 +520,7 @@ fn update_columns<T: Float>(
     first_col: usize,
     bufs: [&mut [T]; 3],
     parallel: bool,
-) -> Result<(), nn_linalg::ShapeError> {
+) -> Result<bool, nn_linalg::ShapeError> {
     let n_cols = theta.ncols();
     if parallel && n_cols >= 2 * MIN_PARALLEL_COLS && n_rows * n_cols >= 1 << 14 {
         let mid = n_cols / 2;
@@ -526,7 +544,7 @@ fn update_columns<T: Float>(
                 )
             },
         );
-        return left.and(right);
+        return Ok(left? & right?);
     }
     let Some(mut grad_cols) = cols(grad) else {
         return Err(nn_linalg::ShapeError {
@@ -537,14 +555,16 @@ fn update_columns<T: Float>(
         });
     };
     let [momentum, exp_avg, exp_avg_sq] = bufs;
+    let mut finite = true;
     cols_mut(theta, |j, theta| {
         let Some(grad) = grad_cols.next() else { return };
         let range = j * n_rows..(j + 1) * n_rows;
         // R1: weight decay (coupled or decoupled) never applies to the bias column 0.
         let decay = first_col + j > 0;
         let bufs = [slice(momentum, &range), slice(exp_avg, &range), slice(exp_avg_sq, &range)];
-        rule.update(decay, theta, grad, bufs);
-    })
+        finite &= rule.update(decay, theta, grad, bufs);
+    })?;
+    Ok(finite)
 }
 
 /// A state buffer split at `at`, or two empty slices for a buffer the rule does not keep.
@@ -679,10 +699,12 @@ impl<T: Float> Rule<T> {
 
     /// Updates one column of Θ in place. `decay` is false for the bias column. `bufs` are the
     /// column's slices of (momentum, exp_avg, exp_avg_sq); a buffer the rule does not keep is
-    /// empty and not read.
+    /// empty and not read. Returns whether every value written is finite (a non-short-circuit
+    /// `&=` in each loop, which stays vectorizable).
     #[inline]
-    fn update(self, decay: bool, theta: &mut [T], grad: &[T], bufs: [&mut [T]; 3]) {
+    fn update(self, decay: bool, theta: &mut [T], grad: &[T], bufs: [&mut [T]; 3]) -> bool {
         let [momentum_buf, exp_avg, exp_avg_sq] = bufs;
+        let mut finite = true;
         // The bias column gets no weight decay (R1).
         let coupled = |wd: Option<T>| if decay { wd } else { None };
         match self {
@@ -693,6 +715,7 @@ impl<T: Float> Rule<T> {
                         for (th, &g) in theta.iter_mut().zip(grad) {
                             let g = add_decay(g, *th, wd);
                             *th -= lr * g;
+                            finite &= th.is_finite();
                         }
                     }
                     // The common case gets its own loop (no per-element branch), so it vectorizes.
@@ -700,6 +723,7 @@ impl<T: Float> Rule<T> {
                         for ((th, &g), b) in theta.iter_mut().zip(grad).zip(momentum_buf) {
                             *b = mu * *b + g;
                             *th -= lr * *b;
+                            finite &= th.is_finite() & b.is_finite();
                         }
                     }
                     Some(mu) => {
@@ -708,6 +732,7 @@ impl<T: Float> Rule<T> {
                             *b = mu * *b + g;
                             let d = if nesterov { g + mu * *b } else { *b };
                             *th -= lr * d;
+                            finite &= th.is_finite() & b.is_finite();
                         }
                     }
                 }
@@ -735,6 +760,7 @@ impl<T: Float> Rule<T> {
                     // PyTorch's order: √v / √(bias correction 2) + ε, then step_size·(m / denom).
                     let denom = v.sqrt() / bias_correction2_sqrt + eps;
                     *th -= step_size * (*m / denom);
+                    finite &= th.is_finite() & m.is_finite() & v.is_finite();
                 }
             }
             Rule::RmsProp { lr, alpha, one_minus_alpha, eps, momentum, wd } => {
@@ -746,6 +772,7 @@ impl<T: Float> Rule<T> {
                             *v = alpha * *v + one_minus_alpha * (g * g);
                             let avg = v.sqrt() + eps;
                             *th -= lr * (g / avg);
+                            finite &= th.is_finite() & v.is_finite();
                         }
                     }
                     Some(mu) => {
@@ -757,11 +784,13 @@ impl<T: Float> Rule<T> {
                             let avg = v.sqrt() + eps;
                             *b = mu * *b + g / avg;
                             *th -= lr * *b;
+                            finite &= th.is_finite() & v.is_finite() & b.is_finite();
                         }
                     }
                 }
             }
         }
+        finite
     }
 }
 

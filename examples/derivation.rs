@@ -87,7 +87,10 @@ fn main() -> Result<()> {
     println!("\nBackward propagation (Network::backward_into), from the output back\n");
     let mut grads = Gradients::zeros_like(&net);
     let j = net.backward_into(x.as_ref(), Targets::Matrix(y.as_ref()), &mut ws, &mut grads)?;
-    println!("    J = ½‖a({n_layers}) − y‖²   (the mean over B = 1 sample) = {}\n", Fixed(j).to_string().trim());
+    println!(
+        "    J = ½‖a({n_layers}) − y‖²   (the mean over B = 1 sample) = {}\n",
+        Fixed(j).to_string().trim()
+    );
     println!("    W(l) is Θ(l) without its column 0 (the biases): B2 sends δ back through the");
     println!("    weights only, since the bias unit, the constant 1 of [1; a(l)], is not computed");
     println!("    from the layer below and so passes no error to it.\n");

@@ -28,6 +28,8 @@ impl Named {
 pub(crate) struct RunFolder {
     pub(crate) path: PathBuf,
     created: bool,
+    /// Whether creating it also created `runs/`.
+    created_base: bool,
 }
 
 /// The folder of run folders, relative to the current folder (covered by `.gitignore`).
@@ -44,13 +46,14 @@ impl RunFolder {
             .map(|n| base.join(format!("train-{n}")))
             .find(|p| fs::symlink_metadata(p).is_err())
             .unwrap_or_else(|| base.join("train"));
-        RunFolder { path, created: false }
+        RunFolder { path, created: false, created_base: false }
     }
 
     /// Creates the folder (and `runs/`). It must not exist: a run never writes into a folder
     /// another run owns.
     pub(crate) fn create(&mut self) -> Result<()> {
         if let Some(base) = self.path.parent() {
+            self.created_base = fs::symlink_metadata(base).is_err();
             fs::create_dir_all(base)
                 .map_err(|e| anyhow::anyhow!("cannot create the folder {}: {e}", base.display()))?;
         }
@@ -61,10 +64,15 @@ impl RunFolder {
         Ok(())
     }
 
-    /// Removes the folder if this run created it and left nothing in it (a run that failed).
+    /// Removes the folder if this run created it and left nothing in it (a run that failed),
+    /// and `runs/` too if it was created for it and is empty.
     pub(crate) fn remove_if_empty(&self) {
-        if self.created {
-            let _ = fs::remove_dir(&self.path);
+        if self.created
+            && fs::remove_dir(&self.path).is_ok()
+            && self.created_base
+            && let Some(base) = self.path.parent()
+        {
+            let _ = fs::remove_dir(base);
         }
     }
 
@@ -288,8 +296,13 @@ mod tests {
         second.create().unwrap();
         second.remove_if_empty();
         assert!(!second.path.exists() && first.path.is_dir());
+        // A failed first run removes `runs/` too, which it created.
+        first.remove_if_empty();
+        assert!(fs::symlink_metadata(&base).is_err());
+        let mut first = RunFolder::next_in(&base);
+        first.create().unwrap();
         // An existing folder is never taken over.
-        let mut taken = RunFolder { path: first.path.clone(), created: false };
+        let mut taken = RunFolder { path: first.path.clone(), created: false, created_base: false };
         assert!(taken.create().is_err());
         taken.remove_if_empty();
         assert!(first.path.is_dir());

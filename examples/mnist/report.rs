@@ -75,6 +75,16 @@ pub(crate) fn show_size(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// A hyper-parameter as a user would type it: `0.001`, `1e6`, `1e-4`.
+pub(crate) fn number(v: f64) -> String {
+    if v != 0.0 && (v.abs() >= 1e5 || v.abs() < 1e-3) { format!("{v:e}") } else { format!("{v}") }
+}
+
+/// `1 epoch`, `3 epochs`.
+pub(crate) fn epochs(n: usize) -> String {
+    if n == 1 { "1 epoch".to_owned() } else { format!("{n} epochs") }
+}
+
 /// A loss or accuracy: 4 decimals, or scientific notation for a number too large for them.
 pub(crate) fn metric(value: f64) -> String {
     if value.is_finite() && value.abs() < 1e5 {
@@ -241,6 +251,11 @@ mod tests {
         assert_eq!(metric(0.123_456), "0.1235");
         assert_eq!(metric(1.8e114), "1.8000e114");
         assert_eq!(metric(f64::NAN), "NaN");
+        assert_eq!(number(1e6), "1e6");
+        assert_eq!(number(1e-4), "1e-4");
+        assert_eq!(number(0.001), "0.001");
+        assert_eq!(number(0.0), "0");
+        assert_eq!(epochs(1), "1 epoch");
         assert_eq!(show_size(3_700_480_000), "3.7 GB");
         assert_eq!(show_size(12), "12 bytes");
     }

@@ -88,7 +88,7 @@ impl Settings {
                 contradictions.push(format!("{flag} {given} (the checkpoint has {saved})"));
             }
         };
-        let show = |v: f64| format!("{v}");
+        let show = crate::report::number;
         check("--hidden", args.hidden.as_ref().map(|h| join(h)), join(&saved.hidden));
         check(
             "--activation",
@@ -149,11 +149,13 @@ impl Settings {
             let done = saved.epochs_done;
             match args.epochs {
                 Some(_) => bail!(
-                    "--resume: the checkpoint has already trained {done} epochs and --epochs is {epochs}: pass --epochs {} or more to train further",
+                    "--resume: the checkpoint has already trained {} and --epochs is {epochs}: pass --epochs {} or more to train further",
+                    crate::report::epochs(done),
                     done + 1
                 ),
                 None => bail!(
-                    "--resume: the checkpoint has already trained all of its {done} epochs: pass --epochs {} or more to train further",
+                    "--resume: the checkpoint has already trained all of its {}: pass --epochs {} or more to train further",
+                    crate::report::epochs(done),
                     done + 1
                 ),
             }
@@ -378,7 +380,7 @@ mod tests {
             "--hidden 100 (the checkpoint has 512,256)",
             "--activation tanh (the checkpoint has relu)",
             "--optimizer sgd (the checkpoint has adamw)",
-            "--lr 1000000 (the checkpoint has 0.001)",
+            "--lr 1e6 (the checkpoint has 0.001)",
             "--batch 7 (the checkpoint has 128)",
             "--seed 5 (the checkpoint has 0)",
             "--precision f64 (the checkpoint has f32)",

@@ -445,7 +445,7 @@ fn divergence(e: nn::train::Error, settings: &Settings, n_train: usize) -> anyho
             epoch + 1,
             batch_idx + 1,
             n_train.div_ceil(settings.batch.max(1)),
-            settings.lr
+            crate::report::number(settings.lr)
         ),
         other => anyhow!(other),
     }
@@ -522,7 +522,7 @@ mod tests {
         let msg = divergence(e, &settings, 3000).to_string();
         assert_eq!(
             msg,
-            "training diverged at epoch 3, batch 1 of 24: the loss is not finite: train again with a smaller --lr than 1000000"
+            "training diverged at epoch 3, batch 1 of 24: the loss is not finite: train again with a smaller --lr than 1e6"
         );
     }
 }

@@ -296,17 +296,19 @@ fn a_non_finite_network_is_not_saved_and_the_old_file_stays() {
 }
 
 #[test]
-fn a_failed_rename_keeps_the_old_file_and_leaves_no_temporary_file() {
-    // The target is a non-empty folder: writing the temporary file works, renaming it over the
-    // target cannot (even as root), so the failure comes between the write and the rename.
+fn a_folder_target_is_refused_and_kept_and_no_temporary_file_is_left() {
+    // A folder where the model should go is refused before anything is written (the failures
+    // between the write and the rename are injected in `atomic.rs`'s unit tests).
     let dir = TempDir::new("rename-fails");
     let target = dir.join("model.nnm");
     fs::create_dir(&target).unwrap();
     fs::write(target.join("keep"), b"old").unwrap();
     let err =
         save_model(&target, &random_network::<f32>(8), &ModelMetadata::default()).unwrap_err();
-    assert!(matches!(&err, Error::Write { path, .. } if *path == target), "{err}");
-    assert!(err.to_string().starts_with("cannot write"), "{err}");
+    assert!(
+        matches!(&err, Error::WrongFileType { path, found, .. } if *path == target && found == "a folder"),
+        "{err}"
+    );
     assert_eq!(fs::read(target.join("keep")).unwrap(), b"old");
     assert_eq!(dir.names(), ["model.nnm"]);
     // A folder that does not exist: nothing is created.

@@ -6,12 +6,26 @@
 //! - `forward_backward`: 784-128-10 for batch 32, 128 and 512.
 //! - `train_step`, `train_epoch`: the trainer (W1's network, SGD momentum) on synthetic data, with
 //!   1 and 2 threads, so regressions show without the data set.
+//! - `vmath`: every element-wise kernel of `nn_linalg::vmath` (the math functions, each activation
+//!   forward and backward, softmax, the binary cross-entropy, row sums, the bias copy) on 4096 f32
+//!   elements, at the level this CPU runs (`…/avx512`, `…/avx2-fma`) and at the portable level
+//!   (`…/portable`), in elements per second.
+//! - `sse_after_gemm`: a scalar loop compiled for baseline x86-64 (legacy SSE instructions), timed
+//!   right after a GEMM that runs faer's assembly micro-kernels, once after faer's own `matmul`
+//!   (which leaves the upper halves of the vector registers dirty) and once after
+//!   `nn_linalg::gemm_into` (which clears them). On Intel CPUs the first is many times slower (a
+//!   scalar sigmoid: 182 ns against 4.5 ns per element on a Xeon with AVX-512); on AMD CPUs, which
+//!   have no SSE/AVX transition penalty, both run at the same speed. A regression of the fix in
+//!   `nn_linalg::upper_state` shows here on Intel (and in `crates/nn-linalg/tests/integration/upper_state.rs`
+//!   on every CPU with XINUSE).
 
 #![allow(missing_docs, reason = "criterion_group! generates undocumented items")]
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use nn::linalg::vmath::{Act, BceTargets, Kernels, MathFn, SimdLevel};
 use nn::linalg::{Accum, Mat, Par, gemm_into};
 use nn::net::rng::{ChaCha8Rng, SeedableRng, uniform_f64};
 use nn::net::{Activation, Gradients, Loss, Network, Targets, Workspace};
@@ -128,7 +142,8 @@ fn training(c: &mut Criterion) {
     let data = Dataset::classification(x, (0..n).map(|k| k % 10).collect(), 10).expect("data");
     let batch = data.head(128);
     for threads in [1, 2] {
-        let config = TrainConfig::new(128, 0.05, OptimizerConfig::sgd(0.9)).with_threads(threads);
+        let config = TrainConfig::new(128, 0.05, OptimizerConfig::sgd().with_momentum(0.9))
+            .with_threads(threads);
         let mut net = network(&[784, 256, 128, 10]);
         let mut trainer = Trainer::new(&net, config).expect("trainer");
         let mut g = c.benchmark_group("train_step");
@@ -153,5 +168,147 @@ fn forward_backward(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, w1, gemm_wrapper, forward_backward, training);
+/// A scalar loop of legacy-SSE instructions after a GEMM, with and without the vzeroupper fix.
+fn sse_after_gemm(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let (a, b) = (random(64, 64, &mut rng), random(64, 64, &mut rng));
+    let mut dst = Mat::<f32>::zeros(64, 64);
+    let z: Vec<f32> = (0..1024).map(|i| (i as f32) * 0.01 - 5.0).collect();
+    let mut out = vec![0.0f32; z.len()];
+    // The scalar sigmoid of the issue (libm's expf, then SSE arithmetic) and a loop of SSE
+    // arithmetic alone (softsign), timed without the GEMM before them.
+    let sigmoid = |z: &[f32], out: &mut [f32]| {
+        for (o, &v) in out.iter_mut().zip(z) {
+            *o = 1.0 / (1.0 + (-v).exp());
+        }
+    };
+    let softsign = |z: &[f32], out: &mut [f32]| {
+        for (o, &v) in out.iter_mut().zip(z) {
+            *o = v / (1.0 + v.abs());
+        }
+    };
+    let mut g = c.benchmark_group("sse_after_gemm");
+    g.throughput(Throughput::Elements(z.len() as u64));
+    for (name, kernel) in
+        [("sigmoid", &sigmoid as &dyn Fn(&[f32], &mut [f32])), ("softsign", &softsign)]
+    {
+        for fixed in [false, true] {
+            let label = if fixed { "after_gemm_into" } else { "after_faer_matmul" };
+            g.bench_function(format!("{name}_{label}"), |bench| {
+                bench.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        if fixed {
+                            gemm_into(
+                                dst.as_mut(),
+                                Accum::Replace,
+                                a.as_ref(),
+                                b.as_ref(),
+                                1.0,
+                                Par::Seq,
+                            )
+                            .expect("gemm");
+                        } else {
+                            faer::linalg::matmul::matmul(
+                                dst.as_mut(),
+                                Accum::Replace,
+                                a.as_ref(),
+                                b.as_ref(),
+                                1.0,
+                                faer::Par::Seq,
+                            );
+                        }
+                        let started = Instant::now();
+                        kernel(black_box(&z), &mut out);
+                        total += started.elapsed();
+                        black_box(&out);
+                    }
+                    total
+                });
+            });
+        }
+    }
+    g.finish();
+}
+
+/// The element-wise kernels, vector (the detected level) against portable.
+fn vmath(c: &mut Criterion) {
+    const N: usize = 4096;
+    let z: Vec<f32> = (0..N).map(|i| ((i * 7919 % 4096) as f32 - 2048.0) / 256.0).collect();
+    let positive: Vec<f32> = z.iter().map(|v| v.abs() + 0.01).collect();
+    let mut out = vec![0.0f32; N];
+    let mut delta = vec![0.0f32; N];
+    let mask: Vec<f32> = (0..N).map(|i| if i % 5 == 0 { 0.0 } else { 1.25 }).collect();
+    let y: Vec<f32> = (0..N).map(|i| (i % 2) as f32).collect();
+    let mut levels = vec![SimdLevel::detected()];
+    if levels[0] != SimdLevel::Portable {
+        levels.push(SimdLevel::Portable);
+    }
+    let mut g = c.benchmark_group("vmath");
+    g.throughput(Throughput::Elements(N as u64));
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(2));
+    for level in levels {
+        let k = Kernels::with_level(level).expect("supported level");
+        for f in MathFn::ALL {
+            let x = if f == MathFn::Ln { &positive } else { &z };
+            g.bench_function(format!("{f:?}/{level}"), |b| {
+                b.iter(|| k.map(f, black_box(x), &mut out).expect("lengths"));
+            });
+        }
+        for act in [
+            Act::Sigmoid,
+            Act::Tanh,
+            Act::Relu,
+            Act::LeakyRelu { alpha: 0.01 },
+            Act::Elu { alpha: 1.0 },
+            Act::Gelu,
+            Act::GeluTanh,
+            Act::Silu,
+            Act::Softplus,
+        ] {
+            let name = format!("{act:?}").split_whitespace().next().unwrap_or("act").to_owned();
+            k.forward(act, &z, &mut out).expect("lengths");
+            g.bench_function(format!("{name}_forward/{level}"), |b| {
+                b.iter(|| k.forward(act, black_box(&z), &mut out).expect("lengths"));
+            });
+            g.bench_function(format!("{name}_backward/{level}"), |b| {
+                b.iter(|| {
+                    delta.fill(1.0);
+                    k.backward(act, black_box(&z), &out, &mut delta).expect("lengths");
+                });
+            });
+            g.bench_function(format!("{name}_backward_masked/{level}"), |b| {
+                b.iter(|| {
+                    delta.fill(1.0);
+                    k.backward_masked(act, black_box(&z), &mask, &mut delta).expect("lengths");
+                });
+            });
+        }
+        // Softmax and the binary cross-entropy on columns of 10 (W1's output layer).
+        g.bench_function(format!("softmax_columns_of_10/{level}"), |b| {
+            b.iter(|| {
+                for (zc, ac) in z.chunks(10).zip(out.chunks_mut(10)) {
+                    black_box(k.softmax(black_box(zc), ac).expect("lengths"));
+                }
+            });
+        });
+        g.bench_function(format!("bce_columns_of_10/{level}"), |b| {
+            b.iter(|| {
+                for (zc, yc) in z.chunks(10).zip(y.chunks(10)) {
+                    black_box(k.bce_sum(black_box(zc), BceTargets::Values(yc), None).expect("len"));
+                }
+            });
+        });
+        g.bench_function(format!("row_sums_add/{level}"), |b| {
+            b.iter(|| k.add_scaled(&mut delta, black_box(&z), 1.0).expect("lengths"));
+        });
+        g.bench_function(format!("bias_copy/{level}"), |b| {
+            b.iter(|| k.copy(&mut out, black_box(&z)).expect("lengths"));
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, w1, gemm_wrapper, forward_backward, training, sse_after_gemm, vmath);
 criterion_main!(benches);

@@ -18,7 +18,7 @@
 //! Every quantity is printed with 8 decimals (one format throughout); the relative errors of the
 //! gradient check, which are not quantities of the network, are in scientific notation.
 //!
-//! Every number is computed by `Network::forward_into` and `Network::backward_into`; this file
+//! Every number is computed by `Network::forward_into` and `ForwardPass::backward_into`; this file
 //! re-implements no formula. The last section compares each ∂J/∂Θ(l) with central differences of
 //! J (`nn::net::gradcheck`). Expect a maximum relative error near 1e-8 (the rounding of J over
 //! the smallest gradient entries, ~1e-4), and a last line
@@ -73,20 +73,20 @@ fn main() -> Result<()> {
 
     println!("\nForward propagation (Network::forward_into)\n");
     let mut ws = Workspace::for_network(&net, 1)?;
-    net.forward_into(x.as_ref(), &mut ws)?;
+    let pass = net.forward_into(x.as_ref(), &mut ws)?;
     show("F1  a(1) = x", x.as_ref());
     for l in 1..n_layers {
-        let z = ws.z(l - 1).context("z missing")?;
-        let a = ws.a(l - 1).context("a missing")?;
+        let z = pass.workspace().z(l - 1).context("z missing")?;
+        let a = pass.workspace().a(l - 1).context("a missing")?;
         show(&format!("F2  z({}) = Θ({l}) [1; a({l})]", l + 1), z);
         show(&format!("F3  a({}) = g(z({}))", l + 1, l + 1), a);
     }
     println!("    h(x) = a({n_layers}), with target");
     show("    y", y.as_ref());
 
-    println!("\nBackward propagation (Network::backward_into), from the output back\n");
+    println!("\nBackward propagation (ForwardPass::backward_into), from the output back\n");
     let mut grads = Gradients::zeros_like(&net);
-    let j = net.backward_into(x.as_ref(), Targets::Matrix(y.as_ref()), &mut ws, &mut grads)?;
+    let j = pass.backward_into(Targets::Matrix(y.as_ref()), &mut grads)?;
     println!(
         "    J = ½‖a({n_layers}) − y‖²   (the mean over B = 1 sample) = {}\n",
         Fixed(j).to_string().trim()

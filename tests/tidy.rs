@@ -52,6 +52,42 @@ fn normal_dependencies(manifest: &str) -> BTreeSet<String> {
     deps
 }
 
+/// Whether the `[dependencies]` line of `name` in a Cargo.toml says `optional = true`.
+fn is_optional(manifest: &str, name: &str) -> bool {
+    let mut in_deps = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]";
+            continue;
+        }
+        if in_deps && line.split('=').next().is_some_and(|n| n.trim() == name) {
+            return line.contains("optional = true");
+        }
+    }
+    false
+}
+
+#[test]
+fn unsafe_code_lives_in_one_module() {
+    // The workspace's only `unsafe` library code: `vzeroupper`, `XGETBV` and `CPUID` in
+    // nn-linalg's upper_state module (see ARCHITECTURE.md). Tests may opt out (the counting
+    // allocator), library sources may not.
+    let allowed = root().join("crates/nn-linalg/src/upper_state.rs");
+    let mut files = Vec::new();
+    for dir in crates() {
+        rust_files(&dir.join("src"), &mut files);
+    }
+    rust_files(&root().join("src"), &mut files);
+    for f in files {
+        let text = read(&f);
+        let has_unsafe = text.lines().any(|l| {
+            let code = l.split("//").next().unwrap_or_default();
+            code.contains("unsafe ") || code.contains("unsafe_code") && code.contains("allow")
+        });
+        assert_eq!(has_unsafe, f == allowed, "{}: unsafe code outside upper_state.rs", f.display());
+    }
+}
+
 #[test]
 fn only_nn_linalg_depends_on_faer() {
     for dir in crates() {
@@ -84,6 +120,7 @@ fn dependency_direction_is_one_way() {
         ("nn-core", &["nn-linalg"]),
         ("nn-train", &["nn-linalg", "nn-core"]),
         ("nn-io", &["nn-linalg", "nn-core", "nn-train"]),
+        ("nn-py", &["nn-linalg", "nn-core", "nn-train", "nn-io"]),
     ];
     for dir in crates() {
         let name = dir.file_name().unwrap().to_str().unwrap();
@@ -95,14 +132,79 @@ fn dependency_direction_is_one_way() {
         for dep in deps.iter().filter(|d| d.starts_with("nn-")) {
             assert!(ok.contains(&dep.as_str()), "{name} must not depend on {dep}");
         }
-        if name != "nn-train" {
-            assert!(!deps.contains("rayon"), "{name}: only nn-train depends on rayon");
+        // rayon: nn-train needs it; nn-linalg and nn-core may offer it behind an opt-in feature.
+        let manifest = read(&dir.join("Cargo.toml"));
+        match name {
+            "nn-train" => {}
+            "nn-linalg" | "nn-core" => assert!(
+                !deps.contains("rayon") || is_optional(&manifest, "rayon"),
+                "{name}: rayon only as an optional dependency"
+            ),
+            _ => assert!(!deps.contains("rayon"), "{name}: must not depend on rayon"),
         }
         if name == "nn-core" {
-            for banned in ["serde", "bincode", "rayon"] {
+            for banned in ["serde", "bincode"] {
                 assert!(!deps.contains(banned), "nn-core must not depend on {banned}");
             }
         }
+    }
+}
+
+/// The `[section]` of a manifest, as its lines up to the next section.
+fn section<'a>(manifest: &'a str, name: &str) -> Vec<&'a str> {
+    manifest
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| *l != name)
+        .skip(1)
+        .take_while(|l| !l.starts_with('['))
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
+#[test]
+fn only_nn_py_names_python_and_the_workspace_builds_without_it() {
+    for dir in crates() {
+        let deps = normal_dependencies(&read(&dir.join("Cargo.toml")));
+        if dir.ends_with("nn-py") {
+            continue;
+        }
+        for python in ["pyo3", "numpy"] {
+            assert!(!deps.contains(python), "{}: only nn-py depends on {python}", dir.display());
+        }
+        let mut files = Vec::new();
+        rust_files(&dir.join("src"), &mut files);
+        for f in files {
+            let text = read(&f);
+            assert!(
+                !text.contains("pyo3") && !text.contains("numpy::"),
+                "{} names Python",
+                f.display()
+            );
+        }
+    }
+    let root_manifest = read(&root().join("Cargo.toml"));
+    let root_deps = normal_dependencies(&root_manifest);
+    assert!(!root_deps.contains("pyo3") && !root_deps.contains("numpy"));
+    // `cargo test --workspace` must not need a Python interpreter: nn-py is excluded from the
+    // workspace and has one of its own, with the same lints.
+    let members = section(&root_manifest, "[workspace]").join(" ");
+    assert!(!members.split("exclude").next().unwrap_or_default().contains("nn-py"));
+    assert!(members.contains(r#""crates/nn-py""#), "the workspace must exclude crates/nn-py");
+    let py = read(&root().join("crates/nn-py/Cargo.toml"));
+    assert!(py.lines().any(|l| l.trim() == "[workspace]"), "nn-py needs its own [workspace]");
+    for (ours, theirs) in [
+        ("[lints.rust]", "[workspace.lints.rust]"),
+        ("[lints.clippy]", "[workspace.lints.clippy]"),
+        ("[lints.rustdoc]", "[workspace.lints.rustdoc]"),
+    ] {
+        let expected = section(&root_manifest, theirs);
+        let mut found = section(&py, ours);
+        // The library forbids unsafe code outright; the workspace only denies it (see its note).
+        found.retain(|l| *l != r#"unsafe_code = "forbid""#);
+        let expected: Vec<_> =
+            expected.into_iter().filter(|l| !l.starts_with("unsafe_code")).collect();
+        assert_eq!(found, expected, "crates/nn-py's {ours} must repeat the workspace's {theirs}");
     }
 }
 

@@ -148,6 +148,9 @@ pub(crate) struct TrainArgs {
     /// Also export the weights as safetensors.
     #[arg(long, value_name = "PATH")]
     pub(crate) export_safetensors: Option<PathBuf>,
+    /// Also export the model as ONNX (opset 17, float32), for onnxruntime and other runtimes.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) export_onnx: Option<PathBuf>,
     /// Loss and accuracy curves (.png or .svg) [default: runs/train-N/training.png].
     #[arg(long, value_name = "PATH")]
     pub(crate) plot: Option<PathBuf>,

@@ -248,10 +248,12 @@ mod tests {
     /// A folder-free data set: `train` and `test` labels, 2×2 images.
     fn data(train: &[u8], test: &[u8]) -> MnistLike {
         let set = |labels: &[u8]| {
+            // One folder per call: tests run in parallel in one process.
+            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
             let dir = std::env::temp_dir().join(format!(
                 "mnist-data-{}-{}",
                 std::process::id(),
-                labels.len() * 1000 + usize::from(labels.iter().copied().max().unwrap_or(0))
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             ));
             std::fs::create_dir_all(&dir).unwrap();
             let n = u32::try_from(labels.len()).unwrap();

@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn rows_and_columns_are_numbered_alike() {
-        let mut confusion = ConfusionMatrix::new(3);
+        let mut confusion = ConfusionMatrix::new(3).unwrap();
         for (t, p) in [(0, 0), (0, 0), (1, 2), (2, 2), (2, 1)] {
             confusion.add(t, p).unwrap();
         }

@@ -104,10 +104,12 @@ pub(crate) fn n_params(sizes: &[usize]) -> u64 {
 
 /// The buffers each rule keeps per parameter: momentum, first and second moments.
 fn optimizer_buffers(optimizer: &OptimizerConfig) -> u64 {
+    let momentum = u64::from(optimizer.momentum().is_some_and(|m| m > 0.0));
     match optimizer {
-        OptimizerConfig::Sgd(c) => u64::from(c.momentum > 0.0),
-        OptimizerConfig::Adam(_) | OptimizerConfig::AdamW(_) => 2,
-        OptimizerConfig::RmsProp(c) => 1 + u64::from(c.momentum > 0.0),
+        OptimizerConfig::Sgd(_) => momentum,
+        OptimizerConfig::RmsProp(_) => 1 + momentum,
+        // Adam and AdamW keep two moments; a rule added later is assumed to keep no more.
+        _ => 2,
     }
 }
 
@@ -293,7 +295,7 @@ mod tests {
 
     #[test]
     fn the_estimate_counts_every_copy_of_the_parameters() {
-        let adamw = OptimizerConfig::adamw(1e-4);
+        let adamw: OptimizerConfig = OptimizerConfig::adamw().with_weight_decay(1e-4).into();
         let sizes = [784, 30_000, 30_000, 10];
         let e = training(&shape(&sizes, &adamw));
         let p = n_params(&sizes);
@@ -307,7 +309,7 @@ mod tests {
         assert_eq!(e.total(), training_bytes);
         assert!(e.total() > 18_000_000_000, "{e:?}");
         // Plain SGD keeps no buffer; a checkpoint costs while the trainer is alive.
-        let sgd = OptimizerConfig::sgd(0.0);
+        let sgd: OptimizerConfig = OptimizerConfig::sgd().into();
         let mut s = shape(&sizes, &sgd);
         assert_eq!(training(&s).optimizer, 0);
         s.checkpoints = true;
@@ -321,7 +323,7 @@ mod tests {
 
     #[test]
     fn a_run_too_large_is_refused_with_both_numbers() {
-        let adamw = OptimizerConfig::adamw(1e-4);
+        let adamw: OptimizerConfig = OptimizerConfig::adamw().with_weight_decay(1e-4).into();
         let e = training(&shape(&[784, 30_000, 30_000, 10], &adamw));
         let err = check_against(
             &e,

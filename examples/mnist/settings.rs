@@ -39,17 +39,15 @@ impl Settings {
             None => preset_optimizer(preset)?,
         };
         if let Some(m) = args.momentum {
-            match &mut optimizer {
-                OptimizerConfig::Sgd(c) => c.momentum = m,
-                OptimizerConfig::RmsProp(c) => c.momentum = m,
-                other => bail!(
+            optimizer = optimizer.with_momentum(m).ok_or_else(|| {
+                anyhow::anyhow!(
                     "--momentum applies to sgd and rmsprop, not {}: pass --optimizer sgd or rmsprop, or drop --momentum",
-                    other.name()
-                ),
-            }
+                    optimizer.name()
+                )
+            })?;
         }
         if let Some(wd) = args.weight_decay {
-            set_weight_decay(&mut optimizer, wd);
+            optimizer = optimizer.with_weight_decay(wd);
         }
         let val_split = args.val_split.unwrap_or(0.0);
         if args.early_stop_patience.is_some() && val_split <= 0.0 {
@@ -189,8 +187,7 @@ impl Settings {
 }
 
 /// The flags that may differ from the checkpoint's run on `--resume`.
-pub(crate) const MAY_CHANGE: &str =
-    "--epochs, --threads, --data, --classes, --save, --save-model, --plot and --export-safetensors";
+pub(crate) const MAY_CHANGE: &str = "--epochs, --threads, --data, --classes, --save, --save-model, --plot, --export-safetensors and --export-onnx";
 
 /// What a checkpoint says about the run that wrote it.
 #[derive(Clone, Debug, PartialEq)]
@@ -228,31 +225,14 @@ impl Saved {
 
 /// The preset's optimizer with the preset's weight decay and momentum.
 fn preset_optimizer(preset: &presets::Preset) -> Result<OptimizerConfig> {
-    let mut optimizer = OptimizerConfig::from_name(preset.optimizer)?;
-    set_weight_decay(&mut optimizer, preset.weight_decay);
-    match &mut optimizer {
-        OptimizerConfig::Sgd(c) => c.momentum = preset.momentum,
-        OptimizerConfig::RmsProp(c) => c.momentum = preset.momentum,
-        _ => {}
-    }
-    Ok(optimizer)
-}
-
-fn set_weight_decay(optimizer: &mut OptimizerConfig, wd: f64) {
-    match optimizer {
-        OptimizerConfig::Sgd(c) => c.weight_decay = wd,
-        OptimizerConfig::RmsProp(c) => c.weight_decay = wd,
-        OptimizerConfig::Adam(c) | OptimizerConfig::AdamW(c) => c.weight_decay = wd,
-    }
+    let optimizer =
+        OptimizerConfig::from_name(preset.optimizer)?.with_weight_decay(preset.weight_decay);
+    Ok(optimizer.with_momentum(preset.momentum).unwrap_or(optimizer))
 }
 
 /// The momentum of sgd and rmsprop, 0 for the others.
 pub(crate) fn momentum(optimizer: &OptimizerConfig) -> f64 {
-    match optimizer {
-        OptimizerConfig::Sgd(c) => c.momentum,
-        OptimizerConfig::RmsProp(c) => c.momentum,
-        OptimizerConfig::Adam(_) | OptimizerConfig::AdamW(_) => 0.0,
-    }
+    optimizer.momentum().unwrap_or(0.0)
 }
 
 pub(crate) fn precision_name(p: Precision) -> &'static str {
@@ -298,7 +278,7 @@ mod tests {
         Saved {
             hidden: vec![512, 256],
             activation: Some(Activation::Relu),
-            optimizer: OptimizerConfig::adamw(1e-4),
+            optimizer: OptimizerConfig::adamw().with_weight_decay(1e-4).into(),
             lr: 1e-3,
             dropout: 0.1,
             batch: 128,
@@ -319,11 +299,11 @@ mod tests {
     fn flags_override_the_preset() {
         let s = Settings::fresh(&train_args(&[])).unwrap();
         assert_eq!((s.hidden.as_slice(), s.epochs, s.batch), (&[512, 256][..], 15, 128));
-        assert_eq!(s.optimizer, OptimizerConfig::adamw(1e-4));
+        assert_eq!(s.optimizer, OptimizerConfig::adamw().with_weight_decay(1e-4).into());
         let s = Settings::fresh(&train_args(&["--preset", "strong", "--epochs", "2"])).unwrap();
         assert_eq!((s.hidden.as_slice(), s.epochs, s.dropout), (&[1024, 512][..], 2, 0.3));
         let s = Settings::fresh(&train_args(&["--optimizer", "sgd", "--momentum", "0.9"])).unwrap();
-        assert_eq!(s.optimizer, OptimizerConfig::sgd(0.9));
+        assert_eq!(s.optimizer, OptimizerConfig::sgd().with_momentum(0.9).into());
         let err = Settings::fresh(&train_args(&["--momentum", "0.9"])).unwrap_err();
         assert!(err.to_string().contains("--momentum applies to sgd and rmsprop, not adamw"));
         let err = Settings::fresh(&train_args(&["--early-stop-patience", "2"])).unwrap_err();

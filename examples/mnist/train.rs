@@ -146,6 +146,7 @@ fn train_as<T: StoredFloat>(
         vec![Named::new("--save-model", &model_path), Named::new("--plot", &plot_path)];
     outputs.extend(args.save.iter().map(|p| Named::new("--save", p)));
     outputs.extend(args.export_safetensors.iter().map(|p| Named::new("--export-safetensors", p)));
+    outputs.extend(args.export_onnx.iter().map(|p| Named::new("--export-onnx", p)));
     let mut inputs = outputs::data_files(&args.data.data);
     inputs.extend(args.resume.iter().map(|p| Named::new("--resume", p)));
     inputs.extend(args.data.classes.iter().map(|p| Named::new("--classes", p)));
@@ -155,6 +156,7 @@ fn train_as<T: StoredFloat>(
     let raw = data::load(&args.data)?;
     let classes = data::classes_for_training(&args.data, &raw)?;
     let n_features = raw.train.n_features();
+    let image_shape = [raw.train.n_rows(), raw.train.n_cols()];
     let (mut settings, split) = match (&saved, fresh) {
         (Some(saved), _) => {
             // The training set's size follows the checkpoint's limit and split.
@@ -267,11 +269,7 @@ fn train_as<T: StoredFloat>(
                 config = config.with_dropout(settings.dropout);
             }
             if let Some(patience) = settings.early_stop_patience {
-                config = config.with_early_stopping(EarlyStopping {
-                    patience,
-                    min_delta: 0.0,
-                    restore_best: true,
-                });
+                config = config.with_early_stopping(EarlyStopping::new(patience));
             }
             let trainer = Trainer::new(&net, config)?;
             (net, trainer)
@@ -314,6 +312,7 @@ fn train_as<T: StoredFloat>(
             test_curve,
             model_path: &model_path,
             plot_path: &plot_path,
+            image_shape,
         })
     });
     if result.is_err()
@@ -379,6 +378,8 @@ struct TrainRun<'a, T: StoredFloat> {
     test_curve: Curve,
     model_path: &'a Path,
     plot_path: &'a Path,
+    /// Rows and columns of the images (for the ONNX export's metadata).
+    image_shape: [usize; 2],
 }
 
 fn train_and_save<T: StoredFloat>(run: TrainRun<'_, T>) -> Result<()> {
@@ -422,6 +423,23 @@ fn train_and_save<T: StoredFloat>(run: TrainRun<'_, T>) -> Result<()> {
     if let Some(path) = &args.export_safetensors {
         nn::io::export_safetensors(path, net).context("--export-safetensors")?;
         outln!(out, "exported the weights to {}", path.display())?;
+    }
+    if let Some(path) = &args.export_onnx {
+        // What a runtime must do to an image before the model: travels in the file's metadata.
+        let [rows, cols] = run.image_shape;
+        let options = nn::io::OnnxOptions::new()
+            .with_metadata("preprocessing", "pixel / 255")
+            .with_metadata("image_shape", format!("{rows}x{cols}"))
+            .with_metadata(
+                "input",
+                format!(
+                    "a {rows}x{cols} grayscale image, row-major: input[r * {cols} + c] = pixel(r, c) / 255"
+                ),
+            )
+            .with_metadata("class_names", serde_json::to_string(&metadata.class_names)?)
+            .with_metadata_entries(metadata.extra.clone());
+        nn::io::export_onnx(path, net, &options).context("--export-onnx")?;
+        outln!(out, "exported the ONNX model to {}", path.display())?;
     }
     plot_history(run.plot_path, &history, validation.is_some(), &test_curve)?;
     outln!(out, "saved the learning curves to {}", run.plot_path.display())?;

@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use nn_linalg::Float;
+use nn_linalg::vmath::{Act, Kernels};
 
 use crate::Error;
 
@@ -24,6 +25,10 @@ use crate::Error;
 /// | `Silu` | z·σ(z) | σ(z)(1 + z(1 − σ(z))) |
 /// | `Softplus` | ln(1 + e^z), computed as max(z, 0) + ln(1 + e^(−\|z\|)) | σ(z) |
 /// | `Identity` | z | 1 |
+///
+/// In f32 every one runs in the SIMD kernels of `nn_linalg::vmath` (polynomial approximations of
+/// exp, ln, tanh and erf with documented error bounds, GELU through erfc and z·σ(2u) so that the
+/// negative tail does not cancel); in f64 exactly as the formulas above, with `std`/`libm`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Activation {
     /// The logistic function, the document's `g`.
@@ -54,17 +59,6 @@ pub enum Activation {
     Identity,
 }
 
-const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
-const GELU_TANH_C: f64 = 0.044_715;
-const INV_SQRT_2: f64 = std::f64::consts::FRAC_1_SQRT_2;
-const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
-
-#[inline]
-fn sigmoid<T: Float>(z: T) -> T {
-    // For z → −∞, e^(−z) overflows to +∞ and the quotient is an exact 0: no NaN.
-    T::ONE / (T::ONE + (-z).exp())
-}
-
 impl Activation {
     /// Checks the parameters of the parametric variants.
     ///
@@ -90,139 +84,58 @@ impl Activation {
         }
     }
 
-    /// `g(z)` for one value (F3).
-    #[inline]
-    pub fn apply<T: Float>(self, z: T) -> T {
+    /// The activation as the element-wise kernels of `nn_linalg::vmath` know it.
+    #[must_use]
+    pub fn kernel(self) -> Act {
         match self {
-            Activation::Sigmoid => sigmoid(z),
-            Activation::Tanh => z.tanh(),
-            Activation::Relu => {
-                if z > T::ZERO {
-                    z
-                } else {
-                    T::ZERO
-                }
-            }
-            Activation::LeakyRelu { alpha } => {
-                if z > T::ZERO {
-                    z
-                } else {
-                    T::from_f64(alpha) * z
-                }
-            }
-            Activation::Elu { alpha } => {
-                if z > T::ZERO {
-                    z
-                } else {
-                    T::from_f64(alpha) * z.exp_m1()
-                }
-            }
-            Activation::Gelu => {
-                T::from_f64(0.5) * z * (T::ONE + (z * T::from_f64(INV_SQRT_2)).erf())
-            }
-            Activation::GeluTanh => {
-                let u = T::from_f64(SQRT_2_OVER_PI) * (z + T::from_f64(GELU_TANH_C) * z * z * z);
-                T::from_f64(0.5) * z * (T::ONE + u.tanh())
-            }
-            Activation::Silu => z * sigmoid(z),
-            Activation::Softplus => z.max(T::ZERO) + (-z.abs()).exp().ln_1p(),
-            Activation::Identity => z,
+            Activation::Sigmoid => Act::Sigmoid,
+            Activation::Tanh => Act::Tanh,
+            Activation::Relu => Act::Relu,
+            Activation::LeakyRelu { alpha } => Act::LeakyRelu { alpha },
+            Activation::Elu { alpha } => Act::Elu { alpha },
+            Activation::Gelu => Act::Gelu,
+            Activation::GeluTanh => Act::GeluTanh,
+            Activation::Silu => Act::Silu,
+            Activation::Softplus => Act::Softplus,
+            Activation::Identity => Act::Identity,
         }
+    }
+
+    /// `g(z)` for one value (F3): exactly what the batch passes compute for this value (f32: the
+    /// vector kernels' approximations, see `nn_linalg::vmath`; f64: `std`/`libm`).
+    #[must_use]
+    pub fn apply<T: Float>(self, z: T) -> T {
+        let mut a = [T::ZERO];
+        self.forward_slice(&[z], &mut a);
+        a[0]
     }
 
     /// `g'(z)`, given `z` and `a = g(z)`; each variant uses whichever is cheaper (table above).
-    #[inline]
+    #[must_use]
     pub fn derivative<T: Float>(self, z: T, a: T) -> T {
-        match self {
-            // g' from a: no second exponential.
-            Activation::Sigmoid => a * (T::ONE - a),
-            Activation::Tanh => T::ONE - a * a,
-            // ReLU: at exactly z = 0 we take the subgradient 0.
-            Activation::Relu => {
-                if z > T::ZERO {
-                    T::ONE
-                } else {
-                    T::ZERO
-                }
-            }
-            Activation::LeakyRelu { alpha } => {
-                if z > T::ZERO {
-                    T::ONE
-                } else {
-                    T::from_f64(alpha)
-                }
-            }
-            // ELU: α e^z = a + α for z ≤ 0, from a.
-            Activation::Elu { alpha } => {
-                if z > T::ZERO {
-                    T::ONE
-                } else {
-                    a + T::from_f64(alpha)
-                }
-            }
-            Activation::Gelu => {
-                let cdf = T::from_f64(0.5) * (T::ONE + (z * T::from_f64(INV_SQRT_2)).erf());
-                let pdf = T::from_f64(INV_SQRT_2PI) * (T::from_f64(-0.5) * z * z).exp();
-                cdf + z * pdf
-            }
-            Activation::GeluTanh => {
-                let c = T::from_f64(GELU_TANH_C);
-                let k = T::from_f64(SQRT_2_OVER_PI);
-                let t = (k * (z + c * z * z * z)).tanh();
-                let half = T::from_f64(0.5);
-                half * (T::ONE + t)
-                    + half * z * (T::ONE - t * t) * k * (T::ONE + T::from_f64(3.0) * c * z * z)
-            }
-            Activation::Silu => {
-                let s = sigmoid(z);
-                s * (T::ONE + z * (T::ONE - s))
-            }
-            Activation::Softplus => sigmoid(z),
-            Activation::Identity => T::ONE,
-        }
+        let mut d = [T::ONE];
+        self.backprop_slice(&[z], &[a], &mut d);
+        d[0]
     }
 
-    /// F3 on a column: `a[i] = g(z[i])`. The match is outside the loop so each loop is simple.
+    /// F3 on a column: `a[i] = g(z[i])`, with the vector kernels (`z` and `a` of equal length).
     pub(crate) fn forward_slice<T: Float>(self, z: &[T], a: &mut [T]) {
-        match self {
-            Activation::Relu => {
-                for (a, &z) in a.iter_mut().zip(z) {
-                    *a = if z > T::ZERO { z } else { T::ZERO };
-                }
-            }
-            Activation::Identity => a.copy_from_slice(z),
-            _ => {
-                for (a, &z) in a.iter_mut().zip(z) {
-                    *a = self.apply(z);
-                }
-            }
-        }
+        let done = Kernels::detected().forward(self.kernel(), z, a);
+        debug_assert!(done.is_ok(), "columns of one layer have one length");
     }
 
-    /// The `⊙ g'(z)` factor of B2 on a column, in place: `delta[i] *= g'(z[i])`.
+    /// The `⊙ g'(z)` factor of B2 on a column, in place: `delta[i] *= g'(z[i])` (g' from `a` for
+    /// sigmoid, tanh and ELU; ReLU's subgradient at exactly 0 is 0).
     pub(crate) fn backprop_slice<T: Float>(self, z: &[T], a: &[T], delta: &mut [T]) {
-        match self {
-            Activation::Relu => {
-                // A select, not a branch, so the loop vectorizes.
-                for (d, &z) in delta.iter_mut().zip(z) {
-                    *d = if z > T::ZERO { *d } else { T::ZERO };
-                }
-            }
-            Activation::Identity => {}
-            _ => {
-                for ((d, &z), &a) in delta.iter_mut().zip(z).zip(a) {
-                    *d *= self.derivative(z, a);
-                }
-            }
-        }
+        let done = Kernels::detected().backward(self.kernel(), z, a, delta);
+        debug_assert!(done.is_ok(), "columns of one layer have one length");
     }
 
     /// B2's factor for a layer whose output went through inverted dropout, `a = m ⊙ g(z)`:
     /// `delta[i] *= mask[i] · g'(z[i])`, with `g'` computed from `z` (the stored `a` is masked).
     pub(crate) fn backprop_masked_slice<T: Float>(self, z: &[T], mask: &[T], delta: &mut [T]) {
-        for ((d, &z), &m) in delta.iter_mut().zip(z).zip(mask) {
-            *d *= if m == T::ZERO { T::ZERO } else { m * self.derivative(z, self.apply(z)) };
-        }
+        let done = Kernels::detected().backward_masked(self.kernel(), z, mask, delta);
+        debug_assert!(done.is_ok(), "columns of one layer have one length");
     }
 
     /// The name used by [`FromStr`] and [`fmt::Display`], without parameters.

@@ -71,7 +71,7 @@ impl<T: Float> Dense<T> {
         activation: Activation,
     ) -> Result<Self, Error> {
         check_sizes(n_inputs, n_outputs)?;
-        // check_sizes bounds both sizes, so this product cannot overflow.
+        // check_sizes bounds the product by MAX_LAYER_PARAMS, so it cannot overflow.
         let expected = n_outputs * (n_inputs + 1);
         if values.len() != expected {
             return Err(Error::ParameterCount { expected, found: values.len() });
@@ -175,11 +175,19 @@ impl<T: Float> Dense<T> {
     }
 }
 
-/// The largest number of units on either side of a layer, and of parameters in one layer: far
-/// beyond any fully connected layer that fits in memory, small enough that no size overflows.
+/// The largest number of units on either side of a layer: far beyond any fully connected layer
+/// that fits in memory, small enough that `n_inputs + 1` and the products of sizes checked below
+/// never overflow.
 pub const MAX_LAYER_WIDTH: usize = 1 << 24;
-/// See [`MAX_LAYER_WIDTH`].
-pub const MAX_LAYER_PARAMS: usize = 1 << 32;
+/// The largest number of parameters in one layer (and of values in one buffer of a workspace):
+/// 2³² on 64-bit targets; 2²⁶ on 32-bit ones, where an `f64` buffer of that many values (512 MiB)
+/// still fits the address space.
+pub const MAX_LAYER_PARAMS: usize = if usize::BITS >= 64 { 1 << 32 } else { 1 << 26 };
+
+// Checked when this crate is compiled, for the target it is compiled for: the largest layer's Θ in
+// f64, and `n_inputs + 1`, fit the address space.
+const _: () = assert!(MAX_LAYER_PARAMS <= isize::MAX as usize / 8);
+const _: () = assert!(MAX_LAYER_WIDTH < usize::MAX);
 
 fn check_sizes(n_inputs: usize, n_outputs: usize) -> Result<(), Error> {
     if n_inputs == 0 {
@@ -188,21 +196,22 @@ fn check_sizes(n_inputs: usize, n_outputs: usize) -> Result<(), Error> {
     if n_outputs == 0 {
         return Err(Error::ZeroWidth { layer_idx: 0, what: "n_outputs" });
     }
-    let too_big = |value: usize, name| Error::InvalidHyperparameter {
+    let too_big = |value: f64, name| Error::InvalidHyperparameter {
         name,
-        value: value as f64,
-        expected: "at most 2^24 units per layer and 2^32 parameters",
+        value,
+        expected: "at most MAX_LAYER_WIDTH (2^24) units per layer and MAX_LAYER_PARAMS parameters",
     };
     if n_inputs > MAX_LAYER_WIDTH {
-        return Err(too_big(n_inputs, "n_inputs"));
+        return Err(too_big(n_inputs as f64, "n_inputs"));
     }
     if n_outputs > MAX_LAYER_WIDTH {
-        return Err(too_big(n_outputs, "n_outputs"));
+        return Err(too_big(n_outputs as f64, "n_outputs"));
     }
-    if n_outputs * (n_inputs + 1) > MAX_LAYER_PARAMS {
-        return Err(too_big(n_outputs * (n_inputs + 1), "layer parameters"));
+    // Checked: on a 32-bit target, 2^24 × (2^24 + 1) does not fit a usize.
+    match n_outputs.checked_mul(n_inputs + 1) {
+        Some(n_params) if n_params <= MAX_LAYER_PARAMS => Ok(()),
+        _ => Err(too_big(n_outputs as f64 * (n_inputs as f64 + 1.0), "layer parameters")),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -233,6 +242,20 @@ mod tests {
         let r = (6.0f32 / 5.0).sqrt();
         let w = layer.weights();
         assert!((0..4).all(|i| (0..5).all(|j| w[(i, j)].abs() <= r && w[(i, j)] != 0.0)));
+    }
+
+    #[test]
+    fn limits_fit_the_pointer_width() {
+        // The limits differ per pointer width; each must keep sizes and byte counts in range.
+        let expected_params = if usize::BITS >= 64 { 1usize << 32 } else { 1 << 26 };
+        assert_eq!(MAX_LAYER_PARAMS, expected_params);
+        let bytes = MAX_LAYER_PARAMS.checked_mul(std::mem::size_of::<f64>()).unwrap();
+        assert!(bytes <= isize::MAX as usize);
+        // The widest layer's parameter count is computed with a checked product, whatever the
+        // width of usize: an error, never an overflow.
+        assert!(check_sizes(MAX_LAYER_WIDTH, MAX_LAYER_WIDTH).is_err());
+        assert!(check_sizes(MAX_LAYER_WIDTH, 1).is_ok());
+        assert!(check_sizes(1, MAX_LAYER_WIDTH).is_ok());
     }
 
     #[test]

@@ -117,16 +117,6 @@ pub enum Error {
         /// The network's sizes (inputs first).
         found: Vec<usize>,
     },
-    /// Backward was called without the forward pass of the same batch.
-    #[error(
-        "backward needs the forward pass of this batch first: the workspace holds a forward pass of {found} samples, the batch has {expected}"
-    )]
-    NotForwarded {
-        /// The batch size passed to backward.
-        expected: usize,
-        /// The batch size of the last forward pass (0: none).
-        found: usize,
-    },
     /// Per-class weights that do not fit the output layer or the loss.
     #[error("{found} class weights for a {loss} output of {expected} classes")]
     ClassWeights {
@@ -156,6 +146,37 @@ pub enum Error {
         expected: usize,
         /// The number of rates passed.
         found: usize,
+    },
+    /// More classes than a confusion matrix holds.
+    #[error("{found} classes: a confusion matrix holds at most {max}")]
+    ClassCount {
+        /// The number of classes asked for.
+        found: usize,
+        /// [`crate::metrics::MAX_CLASSES`].
+        max: usize,
+    },
+    /// Counts whose total does not fit a `u64`.
+    #[error("the counts' total overflows a u64")]
+    CountOverflow,
+    /// A metric over no samples (or no outputs), which is undefined.
+    #[error("a metric needs at least one sample and one output")]
+    NoSamples,
+    /// A multi-label target that is neither 0 nor 1.
+    #[error("target ({row}, {col}) is {value}: multi-label targets are 0 or 1")]
+    NotBinaryTarget {
+        /// Label index.
+        row: usize,
+        /// Sample index.
+        col: usize,
+        /// The value.
+        value: f64,
+    },
+    /// A mean-squared-error scale ([`crate::MseScale`]) other than the default on a network
+    /// whose loss is not mean squared error.
+    #[error("{found} has no mean-squared-error scale: only {} does", Loss::MeanSquaredError)]
+    MseScale {
+        /// The network's loss.
+        found: Loss,
     },
     /// A flat parameter buffer of the wrong length.
     #[error("parameter buffer has {found} values, expected {expected}")]

@@ -31,8 +31,10 @@ use nn_linalg::{Mat, MatRef};
 
 use crate::{Error, Gradients, Network, Targets, Workspace};
 
-/// How the numeric gradient is taken and compared.
+/// How the numeric gradient is taken and compared: [`Options::default`], then the `with_*`
+/// setters (the struct is `#[non_exhaustive]`, so options can be added).
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Options {
     /// The step `h` of the central differences.
     pub step: f64,
@@ -45,6 +47,22 @@ impl Default for Options {
     /// `step = 1e-4`, `floor = 1e-7`.
     fn default() -> Self {
         Options { step: 1e-4, floor: 1e-7 }
+    }
+}
+
+impl Options {
+    /// Sets the step `h`.
+    #[must_use]
+    pub fn with_step(mut self, step: f64) -> Self {
+        self.step = step;
+        self
+    }
+
+    /// Sets the floor of the relative error's denominator.
+    #[must_use]
+    pub fn with_floor(mut self, floor: f64) -> Self {
+        self.floor = floor;
+        self
     }
 }
 
@@ -94,7 +112,7 @@ pub fn relative_error(analytic: f64, numeric: f64, floor: f64) -> f64 {
 ///
 /// # Errors
 /// [`Error::InvalidHyperparameter`] for a step that is not finite and > 0, and the errors of
-/// [`Network::forward_into`] and [`Network::loss`].
+/// [`Network::forward_into`] and [`ForwardPass::loss`](crate::ForwardPass::loss).
 pub fn numeric_gradient(
     net: &Network<f64>,
     x: MatRef<'_, f64>,
@@ -113,8 +131,7 @@ pub fn numeric_gradient(
     let mut probe = net.clone();
     let mut grads = Gradients::zeros_like(net);
     let mut loss_at = |probe: &Network<f64>| -> Result<f64, Error> {
-        probe.forward_into(x, &mut ws)?;
-        probe.loss(targets, &ws)
+        probe.forward_into(x, &mut ws)?.loss(targets)
     };
     for layer_idx in 0..net.layers().len() {
         let theta: Mat<f64> = net.layers()[layer_idx].theta().to_owned();
@@ -139,11 +156,11 @@ pub fn numeric_gradient(
     Ok(grads)
 }
 
-/// Compares B3's gradient ([`Network::backward_into`]) with [`numeric_gradient`] for every
+/// Compares B3's gradient ([`ForwardPass::backward_into`](crate::ForwardPass::backward_into)) with [`numeric_gradient`] for every
 /// parameter of `net` on the batch `x` (samples as columns) with `targets`.
 ///
 /// # Errors
-/// Those of [`numeric_gradient`] and [`Network::backward_into`].
+/// Those of [`numeric_gradient`] and [`Network::forward_backward_into`].
 pub fn check_gradients(
     net: &Network<f64>,
     x: MatRef<'_, f64>,

@@ -16,14 +16,26 @@
 //!   softplus, identity, each with `g'`.
 //! - [`Loss`]: mean squared error (L1), softmax + cross-entropy (L2), sigmoid + binary
 //!   cross-entropy (L3), fused and numerically stable; optional class weights; L2 penalty R1.
-//! - [`Network`]: forward ([`Network::forward_into`]) and backward ([`Network::backward_into`])
-//!   into reusable [`Workspace`] and [`Gradients`] buffers, allocation-free after they are built;
-//!   [`Network::predict`] and [`Network::predict_proba`] as allocating conveniences.
+//! - [`Network`]: forward ([`Network::forward_into`]) and backward
+//!   ([`ForwardPass::backward_into`], on the value the forward pass returns, so it always sees
+//!   that pass's input and parameters) into reusable [`Workspace`] and [`Gradients`] buffers,
+//!   allocation-free after they are built; [`Network::predict`] and [`Network::predict_proba`]
+//!   as allocating conveniences.
+//! - [`MseScale`]: the derivation's ½ Σ over the outputs, or scikit-learn's and PyTorch's means.
+//! - [`metrics`]: accuracy, confusion matrix, precision/recall/F1, top-k, MSE/RMSE/MAE/R²,
+//!   subset accuracy, Hamming loss and micro-F1, from outputs and targets.
+//! - [`Predictor`]: batched inference on any number of samples without allocation, a batch-1 fast
+//!   path, and (feature `rayon`) several threads, with the same bits for any thread count.
 //! - [`Init`] and [`rng`]: Xavier and He initialisation from an explicit, seeded, portable RNG.
 //! - [`gradcheck`]: central differences in f64 against B3, for any network.
 //!
-//! What it deliberately does not do: files, threads, serialization, optimizers, training loops
-//! (those are `nn-io` and `nn-train`). It prints nothing.
+//! What it deliberately does not do: files, serialization, optimizers, training loops (those are
+//! `nn-io` and `nn-train`). It starts no threads: only the opt-in `rayon` feature lets a
+//! [`Predictor`] run in the caller's rayon pool. It prints nothing.
+//!
+//! The element-wise math (activations, softmax, the cross-entropies, bias broadcast and row
+//! sums) runs in SIMD with run-time dispatch through `nn_linalg::vmath`: f32 with polynomial
+//! approximations of documented accuracy, f64 with `std`/`libm` exactly.
 //!
 //! # Example
 //! ```
@@ -41,8 +53,8 @@
 //!
 //! let mut ws = Workspace::for_network(&net, 4)?; // allocated once
 //! let mut grads = Gradients::zeros_like(&net);
-//! net.forward_into(x.as_ref(), &mut ws)?; // F1–F3
-//! let loss = net.backward_into(x.as_ref(), Targets::Classes(&y), &mut ws, &mut grads)?; // B1–B3, L2
+//! let pass = net.forward_into(x.as_ref(), &mut ws)?; // F1–F3
+//! let loss = pass.backward_into(Targets::Classes(&y), &mut grads)?; // B1–B3, L2
 //! assert!(loss > 0.0 && grads.global_norm() > 0.0);
 //! # Ok::<(), nn_core::Error>(())
 //! ```
@@ -55,8 +67,11 @@ mod dense;
 mod dropout;
 mod error;
 pub mod gradcheck;
+mod inference;
 mod init;
 mod loss;
+pub mod metrics;
+mod mse_scale;
 mod network;
 pub mod rng;
 mod workspace;
@@ -65,8 +80,10 @@ pub use activation::{Activation, ParseActivationError};
 pub use dense::{Dense, MAX_LAYER_PARAMS, MAX_LAYER_WIDTH};
 pub use dropout::Dropout;
 pub use error::Error;
+pub use inference::Predictor;
 pub use init::{Init, ParseInitError};
 pub use loss::{Loss, ParseLossError, Targets};
-pub use network::{Network, NetworkBuilder, argmax};
+pub use mse_scale::{MseScale, ParseMseScaleError};
+pub use network::{ForwardPass, Network, NetworkBuilder, argmax};
 pub use nn_linalg::{Float, Par};
 pub use workspace::{Gradients, MAX_BATCH, Workspace};

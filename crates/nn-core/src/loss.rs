@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use nn_linalg::vmath::{BceTargets, Kernels};
 use nn_linalg::{ColRef, Float, MatRef, Shape};
 
 use crate::{Activation, Error};
@@ -25,6 +26,10 @@ use crate::{Activation, Error};
 /// L3 as `max(z, 0) − z·y + log(1 + e^(−|z|))`. Both stay finite for logits of ±1e4 and beyond.
 /// The last layer of a cross-entropy network must have the [`Activation::Identity`] activation
 /// (it outputs logits); [`crate::Network::new`] checks it.
+///
+/// L1's ½ Σ over the outputs is the derivation's convention; PyTorch's `MSELoss()` takes the mean
+/// over the outputs (no ½) and scikit-learn's `MLPRegressor` half of that mean: a network offers
+/// both through [`MseScale`](crate::MseScale) ([`crate::Network::with_mse_scale`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Loss {
     /// L1: ½‖a − y‖², with the last layer's activation as output function.
@@ -184,18 +189,11 @@ impl<T: Float> ColTarget<'_, T> {
 pub(crate) fn output_column<T: Float>(loss: Loss, z: &[T], a: &mut [T]) -> T {
     match loss {
         Loss::SoftmaxCrossEntropy => {
-            // L2: shift by the maximum so that every exponent is ≤ 0 (log-sum-exp trick).
-            let m = z.iter().fold(T::from_f64(f64::NEG_INFINITY), |m, &v| m.max(v));
-            let mut s = T::ZERO;
-            for (a, &z) in a.iter_mut().zip(z) {
-                *a = (z - m).exp();
-                s += *a;
-            }
-            let inv = T::ONE / s;
-            for a in a.iter_mut() {
-                *a *= inv;
-            }
-            m + s.ln()
+            // L2: the vector kernel shifts by the maximum so that every exponent is ≤ 0
+            // (log-sum-exp trick) and returns m + ln Σ e^(z − m).
+            let lse = Kernels::detected().softmax(z, a);
+            debug_assert!(lse.is_ok(), "z and a are columns of one layer");
+            lse.unwrap_or(T::ZERO)
         }
         Loss::SigmoidBinaryCrossEntropy => {
             Activation::Sigmoid.forward_slice(z, a);
@@ -204,6 +202,11 @@ pub(crate) fn output_column<T: Float>(loss: Loss, z: &[T], a: &mut [T]) -> T {
         Loss::MeanSquaredError => T::ZERO,
     }
 }
+
+/// Elements of a column summed together by one call of the BCE kernel: the column is cut into
+/// these chunks whatever its layout, so the loss of a sample has the same bits whether its
+/// targets are contiguous or not.
+const BCE_CHUNK: usize = 64;
 
 /// Everything the loss of one sample needs.
 pub(crate) struct ColumnLoss<'a, T> {
@@ -231,11 +234,12 @@ impl<T: Float> ColumnLoss<'_, T> {
                     total += 0.5 * (r * r).to_f64();
                 }
                 if let Some((delta, scale)) = delta {
-                    // L1: δ = (a − y) ⊙ g'(z).
+                    // L1: δ = (a − y) ⊙ g'(z): the residual first, then the activation's factor
+                    // with the vector kernel.
                     for (i, d) in delta.iter_mut().enumerate().take(n) {
-                        let r = self.a[i] - self.target.y(i, false);
-                        *d = scale * r * self.output_activation.derivative(self.z[i], self.a[i]);
+                        *d = scale * (self.a[i] - self.target.y(i, false));
                     }
+                    self.output_activation.backprop_slice(self.z, self.a, &mut delta[..n]);
                 }
                 total
             }
@@ -274,13 +278,21 @@ impl<T: Float> ColumnLoss<'_, T> {
             },
             Loss::SigmoidBinaryCrossEntropy => {
                 let single = n == 1;
+                // L3, stable form: Σ w_i [max(z, 0) − z y + log(1 + e^(−|z|))], by the vector
+                // kernel, in chunks of BCE_CHUNK elements (targets gathered on the stack).
+                let k = Kernels::detected();
                 let mut total = 0.0;
-                for i in 0..n {
-                    // L3, stable form: max(z, 0) − z y + log(1 + e^(−|z|)).
-                    let z = self.z[i];
-                    let y = self.target.y(i, single);
-                    let l = z.max(T::ZERO) - z * y + (-z.abs()).exp().ln_1p();
-                    total += (w(i) * l).to_f64();
+                let mut y = [T::ZERO; BCE_CHUNK];
+                for start in (0..n).step_by(BCE_CHUNK) {
+                    let len = BCE_CHUNK.min(n - start);
+                    for (j, v) in y.iter_mut().enumerate().take(len) {
+                        *v = self.target.y(start + j, single);
+                    }
+                    let w = self.class_weights.map(|w| &w[start..start + len]);
+                    let chunk =
+                        k.bce_sum(&self.z[start..start + len], BceTargets::Values(&y[..len]), w);
+                    debug_assert!(chunk.is_ok(), "z, targets and weights have the output's length");
+                    total += chunk.map_or(f64::NAN, T::to_f64);
                 }
                 if let Some((delta, scale)) = delta {
                     // δ = w ⊙ (a − y): the sigmoid's derivative and the log cancel.

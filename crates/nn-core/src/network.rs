@@ -7,7 +7,9 @@ use nn_linalg::{Accum, Float, Mat, MatRef, broadcast_col_into, gemm_into, row_su
 
 use crate::loss::{ColumnLoss, output_column};
 use crate::rng::{ChaCha8Rng, RngCore};
-use crate::{Activation, Dense, Dropout, Error, Gradients, Init, Loss, Targets, Workspace};
+use crate::{
+    Activation, Dense, Dropout, Error, Gradients, Init, Loss, MseScale, Targets, Workspace,
+};
 
 /// Largest number of columns [`Network::predict_proba`] runs through the network at once.
 const PREDICT_CHUNK: usize = 1024;
@@ -26,6 +28,7 @@ pub struct Network<T: Float> {
     loss: Loss,
     l2: T,
     class_weights: Option<Vec<T>>,
+    mse_scale: MseScale,
 }
 
 impl<T: Float> Network<T> {
@@ -49,7 +52,7 @@ impl<T: Float> Network<T> {
                 });
             }
         }
-        Ok(Network { layers, loss, l2: T::ZERO, class_weights: None })
+        Ok(Network { layers, loss, l2: T::ZERO, class_weights: None, mse_scale: MseScale::HalfSum })
     }
 
     /// A builder: `Network::builder(784, Loss::SoftmaxCrossEntropy).layer(256, Relu)...`.
@@ -62,6 +65,7 @@ impl<T: Float> Network<T> {
             init: None,
             l2: 0.0,
             class_weights: None,
+            mse_scale: MseScale::HalfSum,
             float: PhantomData,
         }
     }
@@ -109,6 +113,21 @@ impl<T: Float> Network<T> {
         Ok(self)
     }
 
+    /// The same network with another scale of its mean squared error (see [`MseScale`]: the
+    /// derivation's ½ Σ over the outputs by default, scikit-learn's or PyTorch's mean over the
+    /// outputs as options).
+    ///
+    /// # Errors
+    /// [`Error::MseScale`] for a scale other than [`MseScale::HalfSum`] on a network whose loss
+    /// is not [`Loss::MeanSquaredError`].
+    pub fn with_mse_scale(mut self, scale: MseScale) -> Result<Self, Error> {
+        if self.loss != Loss::MeanSquaredError && scale != MseScale::HalfSum {
+            return Err(Error::MseScale { found: self.loss });
+        }
+        self.mse_scale = scale;
+        Ok(self)
+    }
+
     /// The layers, first to last.
     #[must_use]
     pub fn layers(&self) -> &[Dense<T>] {
@@ -136,6 +155,21 @@ impl<T: Float> Network<T> {
     #[must_use]
     pub fn class_weights(&self) -> Option<&[T]> {
         self.class_weights.as_deref()
+    }
+
+    /// The scale of the mean squared error ([`MseScale::HalfSum`] for the other losses).
+    #[must_use]
+    pub fn mse_scale(&self) -> MseScale {
+        self.mse_scale
+    }
+
+    /// The factor of the loss and of `δ^(L)` relative to the derivation's L1–L3: 1, except for
+    /// a mean squared error with another [`MseScale`].
+    fn loss_factor(&self) -> f64 {
+        match self.loss {
+            Loss::MeanSquaredError => self.mse_scale.factor(self.n_outputs()),
+            Loss::SoftmaxCrossEntropy | Loss::SigmoidBinaryCrossEntropy => 1.0,
+        }
     }
 
     /// The number of inputs (features per sample).
@@ -187,6 +221,7 @@ impl<T: Float> Network<T> {
                 .class_weights
                 .as_ref()
                 .map(|w| w.iter().map(|v| U::from_f64(v.to_f64())).collect()),
+            mse_scale: self.mse_scale,
         }
     }
 
@@ -202,8 +237,10 @@ impl<T: Float> Network<T> {
         Ok(b)
     }
 
-    /// Forward propagation of a batch `x` (n_inputs × B, samples as columns) into `ws`; returns
-    /// the network's output `h_Θ(x) = a^(L)` (n_outputs × B), a view into the workspace.
+    /// Forward propagation of a batch `x` (n_inputs × B, samples as columns) into `ws`. Returns
+    /// the [`ForwardPass`], which holds the network's output `h_Θ(x) = a^(L)`
+    /// ([`ForwardPass::output`], n_outputs × B, a view into the workspace) and is the only way to
+    /// run the backward pass of this batch ([`ForwardPass::backward_into`]).
     ///
     /// # Math
     /// ```text
@@ -216,43 +253,45 @@ impl<T: Float> Network<T> {
     /// # Errors
     /// [`Error::InputRows`], [`Error::BatchSize`] (empty, or larger than the workspace),
     /// [`Error::WorkspaceMismatch`].
-    pub fn forward_into<'w>(
-        &self,
-        x: MatRef<'_, T>,
-        ws: &'w mut Workspace<T>,
-    ) -> Result<MatRef<'w, T>, Error> {
-        self.forward_impl(x, ws, None::<(&Dropout, &mut ChaCha8Rng)>)
+    pub fn forward_into<'a>(
+        &'a self,
+        x: MatRef<'a, T>,
+        ws: &'a mut Workspace<T>,
+    ) -> Result<ForwardPass<'a, T>, Error> {
+        self.forward_impl(x, ws, None::<(&Dropout, &mut ChaCha8Rng)>)?;
+        Ok(ForwardPass { net: self, x, ws })
     }
 
     /// Training-mode forward propagation: [`Network::forward_into`] with inverted dropout on the
     /// hidden layers (see [`Dropout`]), masks drawn from `rng` (layer after layer, sample after
-    /// sample, unit after unit: the same `rng` state gives the same masks). The following
-    /// [`Network::backward_into`] applies the same masks. Allocation: the masks' buffers, on the
+    /// sample, unit after unit: the same `rng` state gives the same masks). The backward pass of
+    /// the returned [`ForwardPass`] applies the same masks. Allocation: the masks' buffers, on the
     /// first call with a workspace; nothing after.
     ///
     /// # Errors
     /// Those of [`Network::forward_into`], and [`Error::DropoutRates`] if `dropout` has not one
     /// rate per hidden layer.
-    pub fn forward_train_into<'w>(
-        &self,
-        x: MatRef<'_, T>,
-        ws: &'w mut Workspace<T>,
+    pub fn forward_train_into<'a>(
+        &'a self,
+        x: MatRef<'a, T>,
+        ws: &'a mut Workspace<T>,
         dropout: &Dropout,
         rng: &mut impl RngCore,
-    ) -> Result<MatRef<'w, T>, Error> {
+    ) -> Result<ForwardPass<'a, T>, Error> {
         let n_hidden = self.layers.len() - 1;
         if dropout.rates().len() != n_hidden {
             return Err(Error::DropoutRates { expected: n_hidden, found: dropout.rates().len() });
         }
-        self.forward_impl(x, ws, Some((dropout, rng)))
+        self.forward_impl(x, ws, Some((dropout, rng)))?;
+        Ok(ForwardPass { net: self, x, ws })
     }
 
-    fn forward_impl<'w, R: RngCore>(
+    fn forward_impl<R: RngCore>(
         &self,
         x: MatRef<'_, T>,
-        ws: &'w mut Workspace<T>,
+        ws: &mut Workspace<T>,
         mut dropout: Option<(&Dropout, &mut R)>,
-    ) -> Result<MatRef<'w, T>, Error> {
+    ) -> Result<(), Error> {
         let b = self.check_input(x, ws)?;
         ws.batch = 0;
         let last = self.layers.len() - 1;
@@ -308,36 +347,12 @@ impl<T: Float> Network<T> {
             }
         }
         ws.batch = b;
-        Ok(ws.a[last].as_ref().subcols(0, b))
-    }
-
-    fn check_forwarded(&self, b: usize, ws: &Workspace<T>) -> Result<(), Error> {
-        ws.check(self)?;
-        if b == 0 || ws.batch != b {
-            return Err(Error::NotForwarded { expected: b, found: ws.batch });
-        }
         Ok(())
     }
 
-    /// `J` (mean loss over the batch, plus R1) of the last forward pass in `ws`.
-    ///
-    /// # Errors
-    /// [`Error::NotForwarded`] if `targets` has not the batch size of that pass, and the target
-    /// errors of [`Targets`] (shape, label range, non-finite values).
-    pub fn loss(&self, targets: Targets<'_, T>, ws: &Workspace<T>) -> Result<T, Error> {
-        let b = targets.n_samples();
-        let total = self.data_loss_sum(targets, ws)?;
-        Ok(T::from_f64(total / b as f64 + self.l2_penalty(b)))
-    }
-
-    /// The sum over the samples of the last forward pass of their loss, without R1, in f64
-    /// (for evaluation over many batches: divide the total by the number of samples).
-    ///
-    /// # Errors
-    /// As [`Network::loss`].
-    pub fn data_loss_sum(&self, targets: Targets<'_, T>, ws: &Workspace<T>) -> Result<f64, Error> {
-        let b = targets.n_samples();
-        self.check_forwarded(b, ws)?;
+    /// The sum over the `b` samples of the forward pass in `ws` of their loss, without R1.
+    fn data_loss_sum_impl(&self, targets: Targets<'_, T>, ws: &Workspace<T>) -> Result<f64, Error> {
+        let b = ws.batch;
         targets.validate(self.loss, self.n_outputs(), b)?;
         let last = self.layers.len() - 1;
         let out = (&ws.z[last], &ws.a[last], ws.lse.as_slice());
@@ -345,7 +360,7 @@ impl<T: Float> Network<T> {
         for k in 0..b {
             total += self.column_loss(out, &targets, k).eval(None);
         }
-        Ok(total)
+        Ok(total * self.loss_factor())
     }
 
     /// The class a network output column predicts: the arg-max (first on ties), or for a
@@ -390,51 +405,15 @@ impl<T: Float> Network<T> {
         let sum: f64 = self
             .layers
             .iter()
-            .map(|l| {
-                (1..=l.n_inputs())
-                    .map(|j| l.theta_col(j).iter().map(|w| w.to_f64() * w.to_f64()).sum::<f64>())
-                    .sum::<f64>()
-            })
+            .map(|l| (1..=l.n_inputs()).map(|j| sum_of_squares(l.theta_col(j))).sum::<f64>())
             .sum();
         self.l2.to_f64() / (2.0 * batch as f64) * sum
-    }
-
-    /// Backward propagation: after [`Network::forward_into`] of the same `x`, writes `∂J/∂Θ` of
-    /// every layer into `grads` and returns `J` (mean loss over the batch, plus R1).
-    ///
-    /// # Math
-    /// ```text
-    /// (L1–L3) δ^(L) = (1/B) ∂loss/∂z^(L)        (see Loss: a − y for the fused cross-entropies)
-    /// (B3)    ∂J/∂Θ^(l) = δ^(l+1) · [1; a^(l)]ᵀ  column 0 = δ^(l+1)·1, columns 1.. = δ^(l+1) a^(l)ᵀ
-    /// (B2)    δ^(l) = (W^(l))ᵀ δ^(l+1) ⊙ g'(z^(l))   (the bias column does not propagate)
-    /// (R1)    ∂J/∂Θ^(l) += (λ/B) Θ^(l) with column 0 set to 0
-    /// ```
-    /// The 1/B of the batch mean is folded into `δ^(L)` once, so every δ is exactly `∂J/∂z` (B1).
-    /// Allocation: none.
-    ///
-    /// # Shapes
-    /// `x`: n_inputs × B (the batch of the last forward pass), targets: B samples.
-    ///
-    /// # Errors
-    /// [`Error::NotForwarded`], [`Error::WorkspaceMismatch`], [`Error::InputRows`] and the target
-    /// errors ([`Error::TargetShape`], [`Error::LabelCount`], [`Error::LabelOutOfRange`],
-    /// [`Error::NonFiniteTarget`]).
-    pub fn backward_into(
-        &self,
-        x: MatRef<'_, T>,
-        targets: Targets<'_, T>,
-        ws: &mut Workspace<T>,
-        grads: &mut Gradients<T>,
-    ) -> Result<T, Error> {
-        let data = self.backward_shard_into(x, targets, ws, grads, x.ncols())?;
-        let penalty = self.add_l2_into(grads, x.ncols())?;
-        Ok(data + penalty)
     }
 
     /// Forward then backward of one batch: `grads ← ∂J/∂Θ`, returns `J`. Allocation: none.
     ///
     /// # Errors
-    /// Those of [`Network::forward_into`] and [`Network::backward_into`].
+    /// Those of [`Network::forward_into`] and [`ForwardPass::backward_into`].
     pub fn forward_backward_into(
         &self,
         x: MatRef<'_, T>,
@@ -442,20 +421,12 @@ impl<T: Float> Network<T> {
         ws: &mut Workspace<T>,
         grads: &mut Gradients<T>,
     ) -> Result<T, Error> {
-        self.forward_into(x, ws)?;
-        self.backward_into(x, targets, ws, grads)
+        self.forward_into(x, ws)?.backward_into(targets, grads)
     }
 
-    /// Backward propagation of one shard of a larger batch of `full_batch` samples: writes this
-    /// shard's share of the data term's gradient, `(1/full_batch) Σ_{k ∈ shard} ∂loss_k/∂Θ`, and
-    /// returns `(1/full_batch) Σ_{k ∈ shard} loss_k`. R1 is not included: add it once for the whole
-    /// batch with [`Network::add_l2_into`]. The sum over shards equals [`Network::backward_into`]
-    /// on the whole batch, up to rounding.
-    ///
-    /// # Errors
-    /// Those of [`Network::backward_into`], and [`Error::BatchSize`] if `full_batch` is smaller
-    /// than this shard.
-    pub fn backward_shard_into(
+    /// B1–B3 for the forward pass of `x` held in `ws` (the caller, [`ForwardPass`], guarantees
+    /// it): this shard's share of a batch of `full_batch` samples, without R1.
+    fn backward_impl(
         &self,
         x: MatRef<'_, T>,
         targets: Targets<'_, T>,
@@ -464,17 +435,15 @@ impl<T: Float> Network<T> {
         full_batch: usize,
     ) -> Result<T, Error> {
         let b = x.ncols();
-        if x.nrows() != self.n_inputs() {
-            return Err(Error::InputRows { expected: self.n_inputs(), found: x.nrows() });
-        }
-        self.check_forwarded(b, ws)?;
         grads.check(self)?;
         if full_batch < b {
             return Err(Error::BatchSize { max: full_batch, found: b });
         }
         targets.validate(self.loss, self.n_outputs(), b)?;
         let inv_batch = 1.0 / full_batch as f64;
-        let scale = T::from_f64(inv_batch);
+        // The loss's factor (an MseScale) scales δ^(L), hence every δ and ∂J/∂Θ, and the loss.
+        let factor = self.loss_factor();
+        let scale = T::from_f64(inv_batch * factor);
         let last = self.layers.len() - 1;
 
         // (L1–L3) δ^(L) = (1/B) ∂loss/∂z^(L), column by column, with the loss itself.
@@ -538,19 +507,23 @@ impl<T: Float> Network<T> {
                 }
             }
         }
-        Ok(T::from_f64(total * inv_batch))
+        Ok(T::from_f64(total * factor * inv_batch))
     }
 
     /// Adds R1's gradient `(λ/B)·W` to the weight columns of `grads` (never column 0) and returns
     /// R1's value `λ/(2B) Σ W²`. Does nothing and returns 0 when λ = 0.
     ///
     /// # Errors
-    /// [`Error::WorkspaceMismatch`] if `grads` was built for another network, [`Error::BatchSize`]
-    /// for `batch_size` 0.
+    /// [`Error::WorkspaceMismatch`] if `grads` was built for another network,
+    /// [`Error::InvalidHyperparameter`] for `batch_size` 0.
     pub fn add_l2_into(&self, grads: &mut Gradients<T>, batch_size: usize) -> Result<T, Error> {
         grads.check(self)?;
         if batch_size == 0 {
-            return Err(Error::BatchSize { max: usize::MAX, found: 0 });
+            return Err(Error::InvalidHyperparameter {
+                name: "batch_size",
+                value: 0.0,
+                expected: "at least 1",
+            });
         }
         if self.l2 == T::ZERO {
             return Ok(T::ZERO);
@@ -571,12 +544,14 @@ impl<T: Float> Network<T> {
     /// the outputs for mean squared error. Allocates its result and a workspace.
     ///
     /// # Errors
-    /// [`Error::InputRows`].
+    /// [`Error::InputRows`]; [`Error::InvalidHyperparameter`] if the result would have more than
+    /// [`MAX_LAYER_PARAMS`](crate::MAX_LAYER_PARAMS) values.
     pub fn predict_proba(&self, x: MatRef<'_, T>) -> Result<Mat<T>, Error> {
         if x.nrows() != self.n_inputs() {
             return Err(Error::InputRows { expected: self.n_inputs(), found: x.nrows() });
         }
         let n = x.ncols();
+        check_buffer_size(self.n_outputs(), n)?;
         let mut out = Mat::zeros(self.n_outputs(), n);
         if n == 0 {
             return Ok(out);
@@ -585,8 +560,8 @@ impl<T: Float> Network<T> {
         let mut ws = Workspace::for_network(self, chunk)?;
         for start in (0..n).step_by(chunk) {
             let b = chunk.min(n - start);
-            let a = self.forward_into(x.subcols(start, b), &mut ws)?;
-            out.as_mut().subcols_mut(start, b).copy_from(a);
+            let pass = self.forward_into(x.subcols(start, b), &mut ws)?;
+            out.as_mut().subcols_mut(start, b).copy_from(pass.output());
         }
         Ok(out)
     }
@@ -595,11 +570,206 @@ impl<T: Float> Network<T> {
     /// for a single-output sigmoid network, 1 where `h_Θ(x) ≥ 0.5`. Allocates.
     ///
     /// # Errors
-    /// [`Error::InputRows`].
+    /// As [`Network::predict_proba`].
     pub fn predict(&self, x: MatRef<'_, T>) -> Result<Vec<usize>, Error> {
         let proba = self.predict_proba(x)?;
         Ok((0..proba.ncols()).map(|k| self.class_of(proba.col_as_slice(k))).collect())
     }
+}
+
+/// Checks that a buffer of `rows × cols` values stays within
+/// [`MAX_LAYER_PARAMS`](crate::MAX_LAYER_PARAMS) (so its size cannot overflow).
+pub(crate) fn check_buffer_size(rows: usize, cols: usize) -> Result<(), Error> {
+    match rows.checked_mul(cols) {
+        Some(n) if n <= crate::MAX_LAYER_PARAMS => Ok(()),
+        _ => Err(Error::InvalidHyperparameter {
+            name: "buffer size (outputs × samples)",
+            value: rows as f64 * cols as f64,
+            expected: "at most MAX_LAYER_PARAMS values per buffer",
+        }),
+    }
+}
+
+/// A forward pass of a batch, held in its workspace: the network's output, the loss, and the only
+/// way to run the backward pass of this batch.
+///
+/// It borrows the network, the input batch and the workspace until it is dropped or consumed by
+/// [`ForwardPass::backward_into`], so the backward pass always sees the parameters, the input and
+/// the activations of its own forward pass: changing the parameters in between, or handing the
+/// backward pass another batch, does not compile.
+///
+/// ```
+/// use nn_core::rng::{ChaCha8Rng, SeedableRng};
+/// use nn_core::{Activation, Gradients, Loss, Network, Targets, Workspace};
+/// use nn_linalg::Mat;
+///
+/// let net: Network<f64> = Network::builder(2, Loss::MeanSquaredError)
+///     .layer(3, Activation::Tanh)
+///     .layer(1, Activation::Identity)
+///     .build(&mut ChaCha8Rng::seed_from_u64(0))?;
+/// let x = Mat::<f64>::from_fn(2, 4, |i, j| (i + j) as f64);
+/// let y = Mat::<f64>::from_fn(1, 4, |_, j| j as f64);
+/// let mut ws = Workspace::for_network(&net, 4)?;
+/// let mut grads = Gradients::zeros_like(&net);
+/// let pass = net.forward_into(x.as_ref(), &mut ws)?;   // F1–F3
+/// assert_eq!(pass.output().ncols(), 4);                // h_Θ(x), a view into `ws`
+/// let j = pass.loss(Targets::Matrix(y.as_ref()))?;
+/// let j_again = pass.backward_into(Targets::Matrix(y.as_ref()), &mut grads)?; // B1–B3
+/// assert_eq!(j, j_again);
+/// # Ok::<(), nn_core::Error>(())
+/// ```
+///
+/// Changing the parameters between the two passes is refused by the compiler:
+/// ```compile_fail,E0502
+/// # use nn_core::rng::{ChaCha8Rng, SeedableRng};
+/// # use nn_core::{Activation, Gradients, Loss, Network, Targets, Workspace};
+/// # use nn_linalg::Mat;
+/// # let mut net: Network<f64> = Network::builder(2, Loss::SoftmaxCrossEntropy)
+/// #     .layer(2, Activation::Identity)
+/// #     .build(&mut ChaCha8Rng::seed_from_u64(0)).unwrap();
+/// # let x = Mat::<f64>::zeros(2, 4);
+/// # let mut ws = Workspace::for_network(&net, 4).unwrap();
+/// # let mut grads = Gradients::zeros_like(&net);
+/// let pass = net.forward_into(x.as_ref(), &mut ws).unwrap();
+/// net.layers_mut()[0].theta_mut()[(0, 0)] = 1.0; // error: `net` is borrowed by the pass
+/// pass.backward_into(Targets::Classes(&[0, 1, 0, 1]), &mut grads).unwrap();
+/// ```
+/// and so is changing the input batch while the pass holds it:
+/// ```compile_fail,E0502
+/// # use nn_core::rng::{ChaCha8Rng, SeedableRng};
+/// # use nn_core::{Activation, Gradients, Loss, Network, Targets, Workspace};
+/// # use nn_linalg::Mat;
+/// # let net: Network<f64> = Network::builder(2, Loss::SoftmaxCrossEntropy)
+/// #     .layer(2, Activation::Identity)
+/// #     .build(&mut ChaCha8Rng::seed_from_u64(0)).unwrap();
+/// # let mut x = Mat::<f64>::zeros(2, 4);
+/// # let mut ws = Workspace::for_network(&net, 4).unwrap();
+/// # let mut grads = Gradients::zeros_like(&net);
+/// let pass = net.forward_into(x.as_ref(), &mut ws).unwrap();
+/// x[(0, 0)] = 1.0; // error: `x` is borrowed by the pass
+/// pass.backward_into(Targets::Classes(&[0, 1, 0, 1]), &mut grads).unwrap();
+/// ```
+#[derive(Debug)]
+#[must_use = "a forward pass does nothing unless its output is read or its backward pass run"]
+pub struct ForwardPass<'a, T: Float> {
+    net: &'a Network<T>,
+    x: MatRef<'a, T>,
+    ws: &'a mut Workspace<T>,
+}
+
+impl<'a, T: Float> ForwardPass<'a, T> {
+    /// The network's output `h_Θ(x) = a^(L)`, n_outputs × B: class probabilities for the
+    /// cross-entropies, the last layer's activations for mean squared error.
+    #[must_use]
+    pub fn output(&self) -> MatRef<'_, T> {
+        let last = self.net.layers.len() - 1;
+        self.ws.a[last].as_ref().subcols(0, self.ws.batch)
+    }
+
+    /// The output, keeping the workspace borrowed for as long as the view lives (ends the pass).
+    #[must_use]
+    pub fn into_output(self) -> MatRef<'a, T> {
+        let last = self.net.layers.len() - 1;
+        let b = self.ws.batch;
+        let ws: &'a Workspace<T> = self.ws;
+        ws.a[last].as_ref().subcols(0, b)
+    }
+
+    /// The number of samples B.
+    #[must_use]
+    pub fn batch_size(&self) -> usize {
+        self.x.ncols()
+    }
+
+    /// The workspace, with every layer's `z` and `a` of this pass.
+    #[must_use]
+    pub fn workspace(&self) -> &Workspace<T> {
+        self.ws
+    }
+
+    /// `J`: the mean loss over the batch, plus R1.
+    ///
+    /// # Errors
+    /// The target errors of [`Targets`] for a batch of B samples: [`Error::TargetShape`],
+    /// [`Error::LabelCount`], [`Error::LabelOutOfRange`], [`Error::NonFiniteTarget`].
+    pub fn loss(&self, targets: Targets<'_, T>) -> Result<T, Error> {
+        let b = self.batch_size();
+        let total = self.net.data_loss_sum_impl(targets, self.ws)?;
+        Ok(T::from_f64(total / b as f64 + self.net.l2_penalty(b)))
+    }
+
+    /// The sum of the samples' losses, without R1, in f64 (for evaluation over many batches:
+    /// divide the total by the number of samples).
+    ///
+    /// # Errors
+    /// As [`ForwardPass::loss`].
+    pub fn data_loss_sum(&self, targets: Targets<'_, T>) -> Result<f64, Error> {
+        self.net.data_loss_sum_impl(targets, self.ws)
+    }
+
+    /// Backward propagation of this batch: writes `∂J/∂Θ` of every layer into `grads` and returns
+    /// `J` (mean loss over the batch, plus R1). With dropout, the masks of the forward pass apply.
+    ///
+    /// # Math
+    /// ```text
+    /// (L1–L3) δ^(L) = (1/B) ∂loss/∂z^(L)        (see Loss: a − y for the fused cross-entropies)
+    /// (B3)    ∂J/∂Θ^(l) = δ^(l+1) · [1; a^(l)]ᵀ  column 0 = δ^(l+1)·1, columns 1.. = δ^(l+1) a^(l)ᵀ
+    /// (B2)    δ^(l) = (W^(l))ᵀ δ^(l+1) ⊙ g'(z^(l))   (the bias column does not propagate)
+    /// (R1)    ∂J/∂Θ^(l) += (λ/B) Θ^(l) with column 0 set to 0
+    /// ```
+    /// The 1/B of the batch mean is folded into `δ^(L)` once, so every δ is exactly `∂J/∂z` (B1).
+    /// Allocation: none.
+    ///
+    /// # Shapes
+    /// targets: B samples (n_outputs × B for [`Targets::Matrix`]).
+    ///
+    /// # Errors
+    /// [`Error::WorkspaceMismatch`] if `grads` was built for another network, and the target
+    /// errors of [`ForwardPass::loss`].
+    pub fn backward_into(
+        self,
+        targets: Targets<'_, T>,
+        grads: &mut Gradients<T>,
+    ) -> Result<T, Error> {
+        let b = self.batch_size();
+        let data = self.net.backward_impl(self.x, targets, self.ws, grads, b)?;
+        let penalty = self.net.add_l2_into(grads, b)?;
+        Ok(data + penalty)
+    }
+
+    /// Backward propagation of this batch as one shard of a larger batch of `full_batch` samples:
+    /// writes the shard's share of the data term's gradient,
+    /// `(1/full_batch) Σ_{k ∈ shard} ∂loss_k/∂Θ`, and returns `(1/full_batch) Σ_{k ∈ shard} loss_k`.
+    /// R1 is not included: add it once for the whole batch with [`Network::add_l2_into`]. The sum
+    /// over the shards equals [`ForwardPass::backward_into`] on the whole batch, up to rounding.
+    ///
+    /// # Errors
+    /// Those of [`ForwardPass::backward_into`], and [`Error::BatchSize`] if `full_batch` is
+    /// smaller than this shard.
+    pub fn backward_shard_into(
+        self,
+        targets: Targets<'_, T>,
+        grads: &mut Gradients<T>,
+        full_batch: usize,
+    ) -> Result<T, Error> {
+        self.net.backward_impl(self.x, targets, self.ws, grads, full_batch)
+    }
+}
+
+/// `Σ v²` in f64, with eight running sums: one running sum is a chain of dependent additions
+/// (about four cycles per value), which made R1's value cost as much as a layer's GEMM on W1's
+/// network; eight independent ones vectorize.
+fn sum_of_squares<T: Float>(values: &[T]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let mut chunks = values.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            let v = v.to_f64();
+            *lane += v * v;
+        }
+    }
+    let tail: f64 = chunks.remainder().iter().map(|&v| v.to_f64() * v.to_f64()).sum();
+    lanes.iter().sum::<f64>() + tail
 }
 
 /// The index of the largest value (the first on ties; NaN never wins).
@@ -637,6 +807,7 @@ pub struct NetworkBuilder<T: Float> {
     init: Option<Init>,
     l2: f64,
     class_weights: Option<Vec<f64>>,
+    mse_scale: MseScale,
 }
 
 impl<T: Float> NetworkBuilder<T> {
@@ -669,11 +840,18 @@ impl<T: Float> NetworkBuilder<T> {
         self
     }
 
+    /// The scale of the mean squared error (see [`Network::with_mse_scale`]).
+    #[must_use]
+    pub fn mse_scale(mut self, scale: MseScale) -> Self {
+        self.mse_scale = scale;
+        self
+    }
+
     /// Draws the weights from `rng`, layer after layer, and checks everything.
     ///
     /// # Errors
-    /// Those of [`Dense::new`] (naming the layer), [`Network::new`], [`Network::with_l2`] and
-    /// [`Network::with_class_weights`].
+    /// Those of [`Dense::new`] (naming the layer), [`Network::new`], [`Network::with_l2`],
+    /// [`Network::with_class_weights`] and [`Network::with_mse_scale`].
     pub fn build(self, rng: &mut impl RngCore) -> Result<Network<T>, Error> {
         let mut layers = Vec::with_capacity(self.layers.len());
         let mut n_inputs = self.n_inputs;
@@ -690,10 +868,30 @@ impl<T: Float> NetworkBuilder<T> {
             n_inputs = n_outputs;
             prev_act = Some(act);
         }
-        let mut net = Network::new(layers, self.loss)?.with_l2(self.l2)?;
+        let mut net =
+            Network::new(layers, self.loss)?.with_l2(self.l2)?.with_mse_scale(self.mse_scale)?;
         if let Some(w) = self.class_weights {
             net = net.with_class_weights(w.into_iter().map(T::from_f64).collect())?;
         }
         Ok(net)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sum_of_squares;
+
+    #[test]
+    #[expect(clippy::float_cmp, reason = "sums of squared small integers are exact")]
+    fn sum_of_squares_is_exact_on_integers_and_close_to_the_naive_sum() {
+        // Every length around the eight lanes, on values whose squares sum exactly in f64.
+        for n in 0..40 {
+            let v: Vec<f32> = (0..n).map(|i| i as f32 - 7.0).collect();
+            let naive: f64 = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+            assert_eq!(sum_of_squares(&v), naive, "length {n}");
+        }
+        let v: Vec<f64> = (0..1001).map(|i| (f64::from(i) * 0.37).sin() * 1e-3).collect();
+        let naive: f64 = v.iter().map(|x| x * x).sum();
+        assert!((sum_of_squares(&v) - naive).abs() <= 1e-15 * naive);
     }
 }

@@ -36,12 +36,17 @@ impl<T: Float> Workspace<T> {
     /// Buffers for `net` and batches of 1 to `max_batch` samples. Allocates; nothing else does.
     ///
     /// # Errors
-    /// [`Error::BatchSize`] if `max_batch` is 0.
+    /// [`Error::BatchSize`] if `max_batch` is 0 or above [`MAX_BATCH`];
+    /// [`Error::InvalidHyperparameter`] if a layer's buffers (units × `max_batch`) would hold more
+    /// than [`MAX_LAYER_PARAMS`](crate::MAX_LAYER_PARAMS) values.
     pub fn for_network(net: &Network<T>, max_batch: usize) -> Result<Self, Error> {
         if max_batch == 0 || max_batch > MAX_BATCH {
             return Err(Error::BatchSize { max: MAX_BATCH, found: max_batch });
         }
         let sizes = net.sizes();
+        for &n in &sizes[1..] {
+            crate::network::check_buffer_size(n, max_batch)?;
+        }
         let bufs =
             || -> Vec<Mat<T>> { sizes[1..].iter().map(|&n| Mat::zeros(n, max_batch)).collect() };
         Ok(Workspace {

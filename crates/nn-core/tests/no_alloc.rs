@@ -37,6 +37,9 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The counter is global: the tests of this binary take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn steps<T: nn_linalg::Float>(loss: Loss, act: Activation, sizes: &[usize], batch: usize) -> usize {
     let mut b = Network::<T>::builder(sizes[0], loss);
     for &n in &sizes[1..sizes.len() - 1] {
@@ -79,6 +82,7 @@ fn steps<T: nn_linalg::Float>(loss: Loss, act: Activation, sizes: &[usize], batc
 
 #[test]
 fn forward_and_backward_allocate_nothing_after_warm_up() {
+    let _turn = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     // The counter itself works: a real allocation is seen.
     let before = ALLOCATIONS.load(Ordering::SeqCst);
     let v = std::hint::black_box(vec![1u8; 64]);
@@ -92,5 +96,61 @@ fn forward_and_backward_allocate_nothing_after_warm_up() {
     for loss in Loss::ALL {
         assert_eq!(steps::<f32>(loss, Activation::Tanh, &[20, 16, 8, 4], 33), 0, "{loss}");
         assert_eq!(steps::<f64>(loss, Activation::Gelu, &[20, 16, 4], 17), 0, "{loss}");
+    }
+}
+
+/// Allocations made by `f` after it ran once (the warm-up).
+fn allocations_after_warm_up(mut f: impl FnMut()) -> usize {
+    f();
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    for _ in 0..5 {
+        f();
+    }
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+#[test]
+fn the_predictor_allocates_nothing_after_it_is_built() {
+    let _turn = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let net: Network<f32> = Network::builder(784, Loss::SoftmaxCrossEntropy)
+        .layer(256, Activation::Relu)
+        .layer(128, Activation::Relu)
+        .layer(10, Activation::Identity)
+        .build(&mut ChaCha8Rng::seed_from_u64(0))
+        .unwrap();
+    let n = 301;
+    let x = Mat::<f32>::from_fn(784, n, |i, j| ((i * 7 + j * 3) % 11) as f32 / 11.0);
+    let one: Vec<f32> = (0..784).map(|i| (i % 13) as f32 / 13.0).collect();
+    let mut out = Mat::<f32>::zeros(10, n);
+    let mut classes = vec![0usize; n];
+    let mut p = nn_core::Predictor::new(&net, 64).unwrap();
+    assert_eq!(
+        allocations_after_warm_up(|| {
+            p.predict_proba_into(x.as_ref(), out.as_mut()).unwrap();
+            p.predict_into(x.as_ref(), &mut classes).unwrap();
+            std::hint::black_box(p.predict_one(&one).unwrap());
+            std::hint::black_box(p.classify_one(&one).unwrap());
+        }),
+        0
+    );
+    #[cfg(feature = "rayon")]
+    {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        // faer keeps its GEMM packing buffers in thread-locals, grown the first time a thread
+        // multiplies a shape: every worker runs every chunk shape once before counting (which
+        // worker takes which chunk depends on rayon's work stealing).
+        pool.broadcast(|_| {
+            let mut p = nn_core::Predictor::new(&net, 64).unwrap();
+            let mut out = Mat::<f32>::zeros(10, n);
+            p.predict_proba_into(x.as_ref(), out.as_mut()).unwrap();
+        });
+        let mut p = nn_core::Predictor::new(&net, 64).unwrap().with_threads(2).unwrap();
+        let allocations = allocations_after_warm_up(|| {
+            pool.install(|| {
+                p.predict_proba_into(x.as_ref(), out.as_mut()).unwrap();
+                p.predict_into(x.as_ref(), &mut classes).unwrap();
+            });
+        });
+        assert_eq!(allocations, 0, "two threads");
     }
 }

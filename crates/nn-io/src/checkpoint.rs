@@ -1,27 +1,26 @@
 //! Training checkpoints (feature `train`): a model, the training configuration and the
 //! trainer's state, enough to resume training bit-identically.
 //!
-//! # Payload, format version 1
+//! # Payload
 //! ```text
 //! checkpoint payload = model section (as in a model file: see the model module),
-//!                      then TrainingRecord<T> = { config: TrainConfig, state: TrainerState<T> }
+//!                      then the training record of the file's format version:
+//!                      TrainingRecordV1<T> or TrainingRecordV2<T> = { config, state }
 //! ```
-//! `TrainConfig` and `TrainerState` are encoded by their serde derives in `nn-train` (feature
-//! `serde`), so their field and variant order is part of format version 1; the committed
-//! fixtures in `tests/fixtures/` fail to load if it changes.
+//! The records are nn-io's own (see `records::training`), converted to and from `nn-train`'s
+//! `TrainConfig` and `TrainerState`: a change to those public types changes no file.
 
 use std::path::Path;
 
 use nn_core::{Float, Network};
-use nn_train::metrics::ConfusionMatrix;
 use nn_train::optim::Optimizer;
 use nn_train::schedule::LrScheduler;
 use nn_train::{TrainConfig, Trainer, TrainerState};
-use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomic;
 use crate::format;
-use crate::model::{ModelMetadata, decode_model_section, encode_model_section, read};
+use crate::model::{ModelMetadata, decode_model_section, encode_model_section, read, unsupported};
+use crate::records::training::{TrainingRecordV1, TrainingRecordV2};
 use crate::{CheckpointError, Error, FileKind, StoredFloat};
 
 /// A training checkpoint: a network, how it is trained, where training stands, and metadata.
@@ -55,26 +54,6 @@ impl<T: Float> Checkpoint<T> {
     }
 }
 
-/// The training section, as written (borrowing) and as read (owning): the same encoding.
-#[derive(Serialize)]
-struct TrainingRecordRef<'a, T> {
-    config: &'a TrainConfig,
-    state: &'a TrainerState<T>,
-}
-
-#[derive(Deserialize)]
-struct TrainingRecord<T> {
-    config: TrainConfig,
-    state: TrainerState<T>,
-}
-
-/// The fields of [`ConfusionMatrix`], in the order of its serde derive.
-#[derive(Deserialize)]
-struct ConfusionRecord {
-    n_classes: u64,
-    counts: Vec<u64>,
-}
-
 /// Checks that `config` and `state` fit `net`, with the checks that [`Trainer::resume`] and
 /// training itself would make later, so that a checkpoint that loads also resumes.
 fn check_training<T: StoredFloat>(
@@ -83,58 +62,52 @@ fn check_training<T: StoredFloat>(
     state: &TrainerState<T>,
 ) -> Result<(), CheckpointError> {
     let invalid = CheckpointError::InvalidState;
-    let mismatch = |detail: String| invalid(nn_train::Error::StateMismatch { detail });
     config.validate().map_err(invalid)?;
-    let n_hidden = net.layers().len() - 1;
-    if config.dropout.len() > 1 && config.dropout.len() != n_hidden {
-        return Err(invalid(
-            nn_core::Error::DropoutRates { expected: n_hidden, found: config.dropout.len() }.into(),
-        ));
-    }
+    config.dropout_for(net).map_err(invalid)?;
     Optimizer::from_state(config.optimizer, net, state.optimizer.clone()).map_err(invalid)?;
     LrScheduler::from_state(config.learning_rate, config.schedule, state.schedule)
         .map_err(invalid)?;
     if let Some(best) = &state.early_stopping.best_params {
-        let expected: Vec<usize> = net.layers().iter().map(nn_core::Dense::n_params).collect();
-        let found: Vec<usize> = best.iter().map(Vec::len).collect();
-        if expected != found {
-            return Err(mismatch(format!(
-                "early stopping's best parameters have sizes {found:?}, the network {expected:?}"
-            )));
-        }
-        if best.iter().flatten().any(|v| !v.is_finite()) {
-            return Err(mismatch("early stopping's best parameters are not finite".to_owned()));
-        }
+        check_best_params(net, best).map_err(invalid)?;
     }
-    let confusions = state
-        .history
-        .iter()
-        .filter_map(|r| r.validation.as_ref().and_then(|v| v.confusion.as_ref()));
-    for (epoch, confusion) in confusions.enumerate() {
-        check_confusion(confusion).map_err(|detail| {
-            mismatch(format!("the confusion matrix of history entry {epoch} {detail}"))
-        })?;
+    if let Some(progress) = &state.epoch_progress {
+        progress.validate(config.batch_size).map_err(invalid)?;
     }
     Ok(())
 }
 
-/// `ConfusionMatrix` derives `Deserialize` without checking that it holds `n_classes²` counts
-/// (its accessors index them), so a decoded one is checked here: through its own encoding, since
-/// its fields are private.
-fn check_confusion(confusion: &ConfusionMatrix) -> Result<(), String> {
-    let mut bytes = Vec::new();
-    format::encode_into(confusion, &mut bytes).map_err(|e| e.to_string())?;
-    let record: ConfusionRecord = format::decode_exact(&bytes).map_err(|e| e.to_string())?;
-    let n = u128::from(record.n_classes);
-    if n * n != record.counts.len() as u128 {
-        return Err(format!(
-            "has {} counts for {} classes, expected {n}²",
-            record.counts.len(),
-            record.n_classes
-        ));
+/// Checks that early stopping's best parameters have the network's shapes and are finite.
+fn check_best_params<T: StoredFloat>(
+    net: &Network<T>,
+    best: &[Vec<T>],
+) -> Result<(), nn_train::Error> {
+    let n_layers = net.layers().len();
+    if best.len() != n_layers {
+        return Err(nn_train::Error::StateSize {
+            what: "best parameter layers",
+            layer_idx: None,
+            expected: n_layers,
+            found: best.len(),
+        });
     }
-    if record.counts.iter().try_fold(0u64, |sum, &c| sum.checked_add(c)).is_none() {
-        return Err("has counts whose total overflows".to_owned());
+    for (layer_idx, (layer, values)) in net.layers().iter().zip(best).enumerate() {
+        if values.len() != layer.n_params() {
+            return Err(nn_train::Error::StateSize {
+                what: "best parameters",
+                layer_idx: Some(layer_idx),
+                expected: layer.n_params(),
+                found: values.len(),
+            });
+        }
+        if let Some((index, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(nn_train::Error::StateValue {
+                what: "best parameters",
+                layer_idx: Some(layer_idx),
+                index,
+                value: v.to_f64(),
+                expected: "a finite number",
+            });
+        }
     }
     Ok(())
 }
@@ -152,7 +125,7 @@ pub fn encode_checkpoint<T: StoredFloat>(
     check_training(network, config, state)?;
     let mut payload = Vec::new();
     encode_model_section(network, metadata, &mut payload)?;
-    format::encode_into(&TrainingRecordRef { config, state }, &mut payload)?;
+    format::encode_into(&TrainingRecordV2::of(config, state)?, &mut payload)?;
     Ok(format::seal(FileKind::Checkpoint, &payload))
 }
 
@@ -168,19 +141,14 @@ pub fn decode_checkpoint<T: StoredFloat>(bytes: &[u8]) -> Result<Checkpoint<T>, 
     if c.kind != FileKind::Checkpoint {
         return Err(CheckpointError::WrongKind { expected: FileKind::Checkpoint, found: c.kind });
     }
-    // Every version this build writes or ever wrote gets its arm here.
-    match c.version {
-        1 => {}
-        found => {
-            return Err(CheckpointError::UnsupportedVersion {
-                found,
-                supported: format::FORMAT_VERSION,
-            });
-        }
-    }
-    let (model, used) = decode_model_section::<T>(c.payload)?;
+    let (model, used) = decode_model_section::<T>(c.payload, c.version)?;
     let rest = c.payload.get(used..).unwrap_or_default();
-    let TrainingRecord { config, state } = format::decode_exact::<TrainingRecord<T>>(rest)?;
+    // Every version this build writes or ever wrote gets its arm here.
+    let (config, state) = match c.version {
+        1 => format::decode_exact::<TrainingRecordV1<T>>(rest)?.get()?,
+        2 => format::decode_exact::<TrainingRecordV2<T>>(rest)?.get()?,
+        found => return Err(unsupported(found)),
+    };
     check_training(&model.network, &config, &state)?;
     Ok(Checkpoint { network: model.network, config, state, metadata: model.metadata })
 }

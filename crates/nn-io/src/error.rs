@@ -2,8 +2,8 @@
 //!
 //! Every message is complete on its own: it includes the underlying I/O or format error, which
 //! is kept in a field rather than returned by `source()`, so an error chain never repeats it.
-//! Errors about bytes ([`IdxError`], [`CheckpointError`], [`SafetensorsError`]) name no file;
-//! [`Error`] wraps them with the file's path.
+//! Errors about bytes or networks ([`IdxError`], [`CheckpointError`], [`SafetensorsError`],
+//! [`OnnxError`]) name no file; [`Error`] wraps them with the file's path.
 
 use std::io;
 use std::path::PathBuf;
@@ -228,6 +228,54 @@ pub enum SafetensorsError {
     Invalid(nn_core::Error),
 }
 
+/// Why a network cannot be exported as ONNX (no file involved: see [`Error::Onnx`] for that).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OnnxError {
+    /// The network is not valid (a non-finite parameter, for instance).
+    #[error("invalid network: {0}")]
+    Invalid(nn_core::Error),
+    /// A value of an f64 network is finite but beyond float32's range, in which ONNX models
+    /// compute.
+    #[error(
+        "{what} of layer {layer_idx} is {value:e}, beyond float32's range (±3.4028235e38): the ONNX model computes in float32"
+    )]
+    NotFloat32 {
+        /// The layer.
+        layer_idx: usize,
+        /// `"a parameter"`, `"leaky_relu alpha"` or `"elu alpha"`.
+        what: &'static str,
+        /// The value.
+        value: f64,
+    },
+    /// A metadata key of [`crate::OnnxOptions`] that cannot be written.
+    #[error("metadata key {key:?}: {reason}")]
+    MetadataKey {
+        /// The key.
+        key: String,
+        /// Why not.
+        reason: &'static str,
+    },
+    /// An option of [`crate::OnnxOptions`] that would make an invalid model.
+    #[error("option {option}: {reason}")]
+    InvalidOption {
+        /// The option's field, e.g. `"graph_name"`.
+        option: &'static str,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// The model would exceed protobuf's 2 GiB message limit, which every ONNX reader keeps.
+    #[error(
+        "the ONNX model would take {bytes} bytes, more than protobuf's limit of {limit} bytes (ONNX's external data is not supported)"
+    )]
+    TooLarge {
+        /// The size of the model (or of its parameters alone, if they are already too large).
+        bytes: u64,
+        /// The largest protobuf message: 2³¹ − 1 bytes.
+        limit: u64,
+    },
+}
+
 /// Everything that can go wrong when reading or writing files: each variant names the
 /// file, and what was expected and found.
 #[derive(Debug, thiserror::Error)]
@@ -264,6 +312,23 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong.
         kind: SafetensorsError,
+    },
+    /// The file is not a CSV table as [`crate::tabular::read_csv`] reads them.
+    #[cfg(feature = "tabular")]
+    #[error("{}: {kind}", path.display())]
+    Tabular {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and where (boxed: it is larger than the other variants).
+        kind: Box<crate::tabular::TabularError>,
+    },
+    /// The network cannot be exported as ONNX.
+    #[error("{}: {kind}", path.display())]
+    Onnx {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        kind: OnnxError,
     },
     /// The file is not a valid IDX file.
     #[error("{}: {kind}", path.display())]

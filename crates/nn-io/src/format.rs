@@ -4,7 +4,7 @@
 //! ```text
 //! offset  size  content
 //! 0       8     magic: "NNMODEL\0" (model file) or "NNCKPT\0\0" (training checkpoint)
-//! 8       4     format version, u32 little-endian (1)
+//! 8       4     format version, u32 little-endian (1 or 2; this build writes 2)
 //! 12      8     payload length in bytes, u64 little-endian
 //! 20      4     CRC-32 (IEEE 802.3, as zlib and gzip) of the payload, u32 little-endian
 //! 24      ...   the payload, exactly as long as the header says
@@ -23,7 +23,7 @@ pub(crate) const MODEL_MAGIC: [u8; 8] = *b"NNMODEL\0";
 /// The magic bytes of a training checkpoint.
 pub(crate) const CHECKPOINT_MAGIC: [u8; 8] = *b"NNCKPT\0\0";
 /// The format version this build writes; it reads every version from 1 to this one.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 2;
 /// Magic bytes, version, payload length and checksum.
 pub(crate) const HEADER_LEN: usize = 24;
 
@@ -197,7 +197,7 @@ mod tests {
         let bytes = seal(FileKind::Checkpoint, b"abc");
         assert_eq!(bytes.len(), HEADER_LEN + 3);
         let c = open(&bytes).unwrap();
-        assert_eq!((c.kind, c.version, c.payload), (FileKind::Checkpoint, 1, &b"abc"[..]));
+        assert_eq!((c.kind, c.version, c.payload), (FileKind::Checkpoint, 2, &b"abc"[..]));
     }
 
     #[test]

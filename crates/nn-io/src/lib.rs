@@ -11,6 +11,8 @@
 //!   checkpoint too.
 //! - [`export_safetensors`] and [`import_safetensors`]: the weights for Python (see
 //!   [below](#safetensors-export)).
+//! - [`export_onnx`]: the network as an ONNX model for onnxruntime, tract and other runtimes
+//!   (see [below](#onnx-export)).
 //! - [`parse_idx`], [`decode_idx`] and [`read_idx`]: the IDX format in full (every type code,
 //!   any rank), raw or gzip-compressed, into an [`IdxArray`] of [`IdxData`].
 //! - [`load_folder`]: the usual four-file layout (`train-images-idx3-ubyte`,
@@ -19,15 +21,21 @@
 //!   [`features_f32`](ImageSet::features_f32) are a features × samples matrix in column-major
 //!   order: samples are columns, as everywhere in `nn`.
 //!
+//! - [`tabular`] (feature `tabular`): CSV tables, their preprocessing (standardization, one-hot
+//!   encoding, imputation, targets for classification, regression and multi-label), stored in
+//!   the model file's metadata, and predictions written as CSV.
+//!
 //! Each file function has a bytes-level twin ([`encode_model`], [`decode_model`],
 //! [`decode_model_as`], `encode_checkpoint`, `decode_checkpoint`, [`encode_safetensors`],
-//! [`decode_safetensors`]) whose errors ([`CheckpointError`], [`SafetensorsError`]) name no
-//! file; the file functions wrap them in an [`Error`] that does.
+//! [`decode_safetensors`], [`encode_onnx`]) whose errors ([`CheckpointError`],
+//! [`SafetensorsError`], [`OnnxError`]) name no file; the file functions wrap them in an
+//! [`Error`] that does.
 //!
 //! # Features
 //! - default: no features. Loading and saving models for inference needs neither the trainer
 //!   nor rayon, so none is built.
-//! - `train`: training checkpoints, through `nn-train` (and its `serde` feature).
+//! - `train`: training checkpoints, through `nn-train`.
+//! - `tabular`: CSV tables and their preprocessing, through `csv` and `serde_json`.
 //!
 //! # Checkpoint format
 //! Model files (`NNMODEL\0`, by convention `.nnm`) and training checkpoints (`NNCKPT\0\0`,
@@ -35,14 +43,17 @@
 //! ```text
 //! offset  size  content
 //! 0       8     magic bytes: "NNMODEL\0" or "NNCKPT\0\0"
-//! 8       4     format version, u32 little-endian: 1
+//! 8       4     format version, u32 little-endian: 2 (1 is still read)
 //! 12      8     payload length in bytes, u64 little-endian
 //! 20      4     CRC-32 (IEEE, as zlib and gzip) of the payload, u32 little-endian
 //! 24      ...   payload: bincode 2 (standard configuration: little-endian, varint integers)
 //! ```
 //! The payload of a model file is a precision byte (0: f32, 1: f64) then the network and
-//! metadata; a checkpoint's starts the same way and goes on with the `TrainConfig` and
-//! `TrainerState`. The encoding is private: it appears in no public type or error.
+//! metadata; a checkpoint's starts the same way and goes on with the training configuration and
+//! the trainer's state. Both are encoded from records private to this crate, one set per format
+//! version, converted to and from the public types of `nn-core` and `nn-train` (which have no
+//! serde support): adding a field to `TrainConfig` changes no file. The encoding is private: it
+//! appears in no public type or error.
 //!
 //! Guarantees:
 //! - **Atomic writes.** Every save writes a temporary file in the same folder, flushes it to
@@ -82,6 +93,42 @@
 //! ```
 //! (a module whose `self.layers` is a `torch.nn.ModuleList` of `nn.Linear` takes the whole
 //! file: `model.load_state_dict(w)`).
+//!
+//! # ONNX export
+//! [`export_onnx`] (or [`encode_onnx`] for the bytes) writes a standard ONNX model that
+//! onnxruntime, tract and the other ONNX runtimes load, with [`OnnxOptions`] for its metadata
+//! and names. It is what [`nn_core::Network::predict_proba`] computes:
+//! - **Opset 17** of the default domain (`ai.onnx`) and **IR version 8**, both of ONNX 1.12
+//!   (2022): runtimes of the last years read them (onnxruntime since 1.12). GELU is written out
+//!   with `Erf` or `Tanh`, since ONNX's `Gelu` operator needs opset 20.
+//! - One input, `input`: float32 `[N, n_inputs]`, `N` a symbolic (dynamic) batch dimension;
+//!   samples are **rows**, as in every ONNX runtime (our matrices hold them as columns).
+//! - One output, `output`: float32 `[N, n_outputs]`: the class probabilities for the
+//!   cross-entropy losses (softmax over the outputs, or element-wise sigmoid), the last layer's
+//!   activations for mean squared error: what [`nn_core::Network::predict_proba`] returns.
+//! - Layer `i` is a `Gemm` node (`transB = 1`) with the initializers `layers.{i}.weight`,
+//!   `[n_outputs, n_inputs]` (W, as PyTorch's `nn.Linear.weight`), and `layers.{i}.bias`,
+//!   `[n_outputs]`, followed by its activation: `Sigmoid`, `Tanh`, `Relu`, `LeakyRelu` (α),
+//!   `Elu` (α), GELU as `½z(1 + erf(z/√2))` or its tanh form, SiLU as `z·Sigmoid(z)`, softplus
+//!   as `Relu(z) + Log(1 + Exp(−|z|))` (finite for any z), and nothing for the identity.
+//! - **float32 throughout.** An f32 network's parameters are stored bit for bit; an f64
+//!   network's are rounded to the nearest float32 (a value beyond float32's range is an
+//!   [`OnnxError::NotFloat32`]). onnxruntime's outputs agree with `predict_proba` to about 1e-6
+//!   relative (sums are added in another order, and `exp`, `erf`, `tanh` are the runtime's);
+//!   `.ci/run` checks every activation × loss within 1e-5.
+//! - `metadata_props`: `nn.sizes` (`784,256,10`), `nn.activations` (`relu,identity`), `nn.loss`,
+//!   `nn.output` (what the output means) and `nn.precision` (`f32` or `f64`: the network's float
+//!   type before the export), then the entries of [`OnnxOptions::metadata`]: this is where the
+//!   preprocessing the model expects travels (`mnist`'s `preprocessing` is `pixel / 255`).
+//!
+//! Reading it back in Python, with onnxruntime:
+//! ```python
+//! import numpy as np, onnxruntime as ort
+//! session = ort.InferenceSession("model.onnx")
+//! x = np.random.rand(5, 784).astype(np.float32)       # 5 samples, one per row
+//! probabilities = session.run(["output"], {"input": x})[0]   # shape (5, 10)
+//! print(session.get_modelmeta().custom_metadata_map)  # preprocessing, class names, ...
+//! ```
 //!
 //! # Hardening
 //! Files are input from users, so nothing in them can make this crate panic or allocate more
@@ -133,6 +180,10 @@ mod folder;
 mod format;
 mod idx;
 mod model;
+mod onnx;
+mod records;
+#[cfg(feature = "tabular")]
+pub mod tabular;
 mod weights;
 
 pub use atomic::{check_writable, write_file_atomic};
@@ -141,7 +192,7 @@ pub use checkpoint::{
     Checkpoint, decode_checkpoint, encode_checkpoint, load_checkpoint, save_checkpoint,
     save_checkpoint_rotating,
 };
-pub use error::{CheckpointError, Error, IdxError, SafetensorsError};
+pub use error::{CheckpointError, Error, IdxError, OnnxError, SafetensorsError};
 pub use files::{MAX_CLASS_NAMES_BYTES, read_class_names, read_regular_file};
 pub use folder::{FASHION_MNIST_DIR, ImageSet, MnistLike, load_folder, load_image_set};
 pub use idx::{IdxArray, IdxData, IdxType, decode_idx, parse_idx, read_idx};
@@ -149,4 +200,5 @@ pub use model::{
     AnyNetwork, FileKind, LoadedModel, Model, ModelMetadata, Precision, StoredFloat, decode_model,
     decode_model_as, encode_model, load_model, load_model_as, save_model,
 };
+pub use onnx::{ONNX_IR_VERSION, ONNX_OPSET, OnnxOptions, encode_onnx, export_onnx};
 pub use weights::{decode_safetensors, encode_safetensors, export_safetensors, import_safetensors};

@@ -1,26 +1,26 @@
 //! Model files: a network (sizes, activations, Θ, loss, penalties, float type) and its metadata,
 //! enough to predict; and the model section that training checkpoints start with.
 //!
-//! # Payload, format version 1
+//! # Payload
 //! ```text
 //! model file payload = model section
-//! model section      = precision: 1 byte (0: f32, 1: f64), then a ModelRecord<T> (bincode 2,
-//!                      standard configuration: little-endian, variable-length integers)
+//! model section      = precision: 1 byte (0: f32, 1: f64), then the model record of the file's
+//!                      format version (bincode 2, standard configuration: little-endian,
+//!                      variable-length integers): ModelRecordV1<T> or ModelRecordV2<T>
 //! ```
-//! The records below are frozen for version 1: a change to any of them is a new format version,
-//! with its own decoder next to this one (enum variants may only be appended).
+//! The records are private to this crate and frozen per format version (see `records`).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
-use nn_core::{Activation, Dense, Float, Loss, Network};
-use serde::{Deserialize, Serialize};
+use nn_core::{Float, Loss, Network};
 
 use crate::atomic::write_atomic;
 use crate::files::{open_regular, read_rest, reserve};
 use crate::format::{self, Container};
+use crate::records::model::{ModelRecordV1, ModelRecordV2};
 use crate::{CheckpointError, Error};
 
 /// The float type of a stored network.
@@ -177,167 +177,6 @@ pub struct LoadedModel {
     pub metadata: ModelMetadata,
 }
 
-// ---------------------------------------------------------------------------------------------
-// The records of format version 1: private mirrors of the nn-core types, which have no serde.
-
-#[derive(Serialize, Deserialize)]
-pub(crate) struct ModelRecord<T> {
-    layers: Vec<LayerRecord<T>>,
-    loss: LossRecord,
-    l2: T,
-    class_weights: Option<Vec<T>>,
-    metadata: MetadataRecord,
-}
-
-#[derive(Serialize, Deserialize)]
-struct LayerRecord<T> {
-    n_inputs: u64,
-    n_outputs: u64,
-    activation: ActivationRecord,
-    /// Θ, n_outputs × (n_inputs + 1), column-major: the biases first.
-    theta: Vec<T>,
-}
-
-#[derive(Serialize, Deserialize)]
-enum ActivationRecord {
-    Sigmoid,
-    Tanh,
-    Relu,
-    LeakyRelu { alpha: f64 },
-    Elu { alpha: f64 },
-    Gelu,
-    GeluTanh,
-    Silu,
-    Softplus,
-    Identity,
-}
-
-#[derive(Serialize, Deserialize)]
-enum LossRecord {
-    MeanSquaredError,
-    SoftmaxCrossEntropy,
-    SigmoidBinaryCrossEntropy,
-}
-
-#[derive(Serialize, Deserialize)]
-struct MetadataRecord {
-    class_names: Vec<String>,
-    extra: BTreeMap<String, String>,
-}
-
-impl ActivationRecord {
-    fn of(act: Activation) -> Self {
-        // Exhaustive on purpose: a new activation needs a decision about the format.
-        match act {
-            Activation::Sigmoid => ActivationRecord::Sigmoid,
-            Activation::Tanh => ActivationRecord::Tanh,
-            Activation::Relu => ActivationRecord::Relu,
-            Activation::LeakyRelu { alpha } => ActivationRecord::LeakyRelu { alpha },
-            Activation::Elu { alpha } => ActivationRecord::Elu { alpha },
-            Activation::Gelu => ActivationRecord::Gelu,
-            Activation::GeluTanh => ActivationRecord::GeluTanh,
-            Activation::Silu => ActivationRecord::Silu,
-            Activation::Softplus => ActivationRecord::Softplus,
-            Activation::Identity => ActivationRecord::Identity,
-        }
-    }
-
-    fn get(self) -> Activation {
-        match self {
-            ActivationRecord::Sigmoid => Activation::Sigmoid,
-            ActivationRecord::Tanh => Activation::Tanh,
-            ActivationRecord::Relu => Activation::Relu,
-            ActivationRecord::LeakyRelu { alpha } => Activation::LeakyRelu { alpha },
-            ActivationRecord::Elu { alpha } => Activation::Elu { alpha },
-            ActivationRecord::Gelu => Activation::Gelu,
-            ActivationRecord::GeluTanh => Activation::GeluTanh,
-            ActivationRecord::Silu => Activation::Silu,
-            ActivationRecord::Softplus => Activation::Softplus,
-            ActivationRecord::Identity => Activation::Identity,
-        }
-    }
-}
-
-impl LossRecord {
-    fn of(loss: Loss) -> Self {
-        match loss {
-            Loss::MeanSquaredError => LossRecord::MeanSquaredError,
-            Loss::SoftmaxCrossEntropy => LossRecord::SoftmaxCrossEntropy,
-            Loss::SigmoidBinaryCrossEntropy => LossRecord::SigmoidBinaryCrossEntropy,
-        }
-    }
-
-    fn get(self) -> Loss {
-        match self {
-            LossRecord::MeanSquaredError => Loss::MeanSquaredError,
-            LossRecord::SoftmaxCrossEntropy => Loss::SoftmaxCrossEntropy,
-            LossRecord::SigmoidBinaryCrossEntropy => Loss::SigmoidBinaryCrossEntropy,
-        }
-    }
-}
-
-impl<T: StoredFloat> ModelRecord<T> {
-    fn of(net: &Network<T>, metadata: &ModelMetadata) -> Self {
-        ModelRecord {
-            layers: net
-                .layers()
-                .iter()
-                .map(|layer| LayerRecord {
-                    n_inputs: layer.n_inputs() as u64,
-                    n_outputs: layer.n_outputs() as u64,
-                    activation: ActivationRecord::of(layer.activation()),
-                    theta: layer.theta_col_major(),
-                })
-                .collect(),
-            loss: LossRecord::of(net.loss_kind()),
-            l2: net.l2(),
-            class_weights: net.class_weights().map(<[T]>::to_vec),
-            metadata: MetadataRecord {
-                class_names: metadata.class_names.clone(),
-                extra: metadata.extra.clone(),
-            },
-        }
-    }
-
-    /// The network, through the constructors that check built networks, and its metadata.
-    fn build(self) -> Result<Model<T>, CheckpointError> {
-        let mut layers = Vec::new();
-        for (layer_idx, layer) in self.layers.into_iter().enumerate() {
-            let sizes =
-                usize::try_from(layer.n_inputs).ok().zip(usize::try_from(layer.n_outputs).ok());
-            // n_outputs × (n_inputs + 1) must fit: `Dense` does not check the `+ 1`.
-            let Some((n_inputs, n_outputs)) =
-                sizes.filter(|&(m, n)| m.checked_add(1).and_then(|c| c.checked_mul(n)).is_some())
-            else {
-                return Err(CheckpointError::Invalid(nn_core::Error::ParameterCount {
-                    expected: usize::MAX,
-                    found: layer.theta.len(),
-                }));
-            };
-            let dense = Dense::from_theta_col_major(
-                n_inputs,
-                n_outputs,
-                &layer.theta,
-                layer.activation.get(),
-            )
-            .map_err(|e| CheckpointError::Invalid(at_layer(e, layer_idx)))?;
-            layers.push(dense);
-        }
-        let invalid = CheckpointError::Invalid;
-        let mut network = Network::new(layers, self.loss.get())
-            .map_err(invalid)?
-            .with_l2(self.l2.to_f64())
-            .map_err(invalid)?;
-        if let Some(weights) = self.class_weights {
-            network = network.with_class_weights(weights).map_err(invalid)?;
-        }
-        let metadata =
-            ModelMetadata { class_names: self.metadata.class_names, extra: self.metadata.extra };
-        check_class_names(&network, &metadata)?;
-        Ok(Model { network, metadata })
-    }
-}
-
 /// The error of a layer's constructor, attributed to layer `layer_idx` (`Dense` reports 0).
 pub(crate) fn at_layer(err: nn_core::Error, layer_idx: usize) -> nn_core::Error {
     match err {
@@ -376,7 +215,7 @@ pub(crate) fn encode_model_section<T: StoredFloat>(
     net.check_finite().map_err(CheckpointError::Invalid)?;
     check_class_names(net, metadata)?;
     out.push(T::PRECISION.tag());
-    format::encode_into(&ModelRecord::of(net, metadata), out)
+    format::encode_into(&ModelRecordV2::of(net, metadata)?, out)
 }
 
 /// The precision byte at the start of a model section, and the rest.
@@ -390,35 +229,42 @@ fn split_precision(payload: &[u8]) -> Result<(Precision, &[u8]), CheckpointError
     Ok((precision, rest))
 }
 
-/// Decodes the model section at the start of a version-1 payload as `T` (which must be its
-/// precision); returns the model and the number of payload bytes it took.
+/// Decodes the model section at the start of a payload of format `version` as `T` (which must
+/// be its precision); returns the model and the number of payload bytes it took.
 pub(crate) fn decode_model_section<T: StoredFloat>(
     payload: &[u8],
+    version: u32,
 ) -> Result<(Model<T>, usize), CheckpointError> {
     let (found, rest) = split_precision(payload)?;
     if found != T::PRECISION {
         return Err(CheckpointError::WrongPrecision { expected: T::PRECISION, found });
     }
-    let (record, used) = format::decode_prefix::<ModelRecord<T>>(rest)?;
-    Ok((record.build()?, used + 1))
+    // Every version this build writes or ever wrote gets its arm here.
+    let (model, used) = match version {
+        1 => {
+            let (record, used) = format::decode_prefix::<ModelRecordV1<T>>(rest)?;
+            (record.build()?, used)
+        }
+        2 => {
+            let (record, used) = format::decode_prefix::<ModelRecordV2<T>>(rest)?;
+            (record.build()?, used)
+        }
+        found => return Err(unsupported(found)),
+    };
+    Ok((model, used + 1))
 }
 
-/// Checks that a version-1 model section ends the payload of a model file; a checkpoint's goes
-/// on with its training section, which a model load does not decode.
+/// The error for a format version this build does not read.
+pub(crate) fn unsupported(found: u32) -> CheckpointError {
+    CheckpointError::UnsupportedVersion { found, supported: format::FORMAT_VERSION }
+}
+
+/// Checks that a model section ends the payload of a model file; a checkpoint's goes on with
+/// its training section, which a model load does not decode.
 fn check_model_end(c: &Container<'_>, used: usize) -> Result<(), CheckpointError> {
     match c.kind {
         FileKind::Model => format::check_consumed(c.payload.len(), used),
         FileKind::Checkpoint => Ok(()),
-    }
-}
-
-fn check_version(c: &Container<'_>) -> Result<(), CheckpointError> {
-    // Every version this build writes or ever wrote gets its arm here.
-    match c.version {
-        1 => Ok(()),
-        found => {
-            Err(CheckpointError::UnsupportedVersion { found, supported: format::FORMAT_VERSION })
-        }
     }
 }
 
@@ -448,15 +294,14 @@ pub fn encode_model<T: StoredFloat>(
 /// the payload's decoding, and the network's validation. Never panics, whatever the bytes.
 pub fn decode_model(bytes: &[u8]) -> Result<LoadedModel, CheckpointError> {
     let c = format::open(bytes)?;
-    check_version(&c)?;
     let (precision, _) = split_precision(c.payload)?;
     let (network, metadata, used) = match precision {
         Precision::F32 => {
-            let (m, used) = decode_model_section::<f32>(c.payload)?;
+            let (m, used) = decode_model_section::<f32>(c.payload, c.version)?;
             (AnyNetwork::F32(m.network), m.metadata, used)
         }
         Precision::F64 => {
-            let (m, used) = decode_model_section::<f64>(c.payload)?;
+            let (m, used) = decode_model_section::<f64>(c.payload, c.version)?;
             (AnyNetwork::F64(m.network), m.metadata, used)
         }
     };
@@ -471,8 +316,7 @@ pub fn decode_model(bytes: &[u8]) -> Result<LoadedModel, CheckpointError> {
 /// network of the other float type (use [`decode_model`] and [`AnyNetwork::cast`] to convert).
 pub fn decode_model_as<T: StoredFloat>(bytes: &[u8]) -> Result<Model<T>, CheckpointError> {
     let c = format::open(bytes)?;
-    check_version(&c)?;
-    let (model, used) = decode_model_section::<T>(c.payload)?;
+    let (model, used) = decode_model_section::<T>(c.payload, c.version)?;
     check_model_end(&c, used)?;
     Ok(model)
 }

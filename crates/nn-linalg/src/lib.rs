@@ -28,7 +28,7 @@
 //! # Ok::<(), nn_linalg::ShapeError>(())
 //! ```
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 use std::fmt;
@@ -37,6 +37,12 @@ use std::num::NonZeroUsize;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
 pub use faer::{Accum, ColMut, ColRef, Mat, MatMut, MatRef};
+
+pub mod upper_state;
+pub mod vmath;
+#[cfg(feature = "rayon")]
+pub use upper_state::clear_upper_state_on_pool;
+pub use upper_state::{UpperState, clear_upper_state, upper_state};
 
 mod sealed {
     pub trait Sealed {}
@@ -50,6 +56,7 @@ mod sealed {
 /// same binary on the same platform), except [`Float::erf`], which comes from `libm`.
 pub trait Float:
     sealed::Sealed
+    + vmath::Elem
     + faer::traits::RealField
     + Copy
     + Send
@@ -217,6 +224,18 @@ impl Par {
         cfg!(feature = "rayon")
     }
 
+    /// Clears the upper vector state after a faer kernel ran with this parallelism: on the calling
+    /// thread, and for a parallel call on every worker of the current rayon pool.
+    fn clear_upper_state_after(self) {
+        match self {
+            Par::Seq => clear_upper_state(),
+            #[cfg(feature = "rayon")]
+            Par::Threads(_) => clear_upper_state_on_pool(),
+            #[cfg(not(feature = "rayon"))]
+            Par::Threads(_) => clear_upper_state(),
+        }
+    }
+
     fn to_faer(self) -> faer::Par {
         match self {
             Par::Seq => faer::Par::Seq,
@@ -281,7 +300,14 @@ pub const PARALLEL_MIN_FLOP: usize = 1 << 21;
 /// or `dst ← dst + alpha·lhs·rhs` ([`Accum::Add`]).
 ///
 /// Pass `x.transpose()` for a transposed operand: it is a view, nothing is copied.
-/// Allocation: none in this wrapper; faer's GEMM keeps its packing buffers in thread-local storage.
+/// Allocation: none in this wrapper with [`Par::Seq`]; faer's GEMM keeps its packing buffers in
+/// thread-local storage. A product that runs in parallel allocates a few small jobs (faer's and
+/// the broadcast below).
+///
+/// On return, the upper halves of the vector registers are clean on the calling thread and, for
+/// a product that ran in parallel, on every worker of the rayon pool it ran in: faer's AVX2 and
+/// AVX-512 micro-kernels leave them dirty, which makes every later SSE instruction slow on Intel
+/// CPUs (see [`upper_state`](mod@upper_state)).
 ///
 /// # Shapes
 /// `lhs`: m × k, `rhs`: k × n, `dst`: m × n.
@@ -305,6 +331,8 @@ pub fn gemm_into<T: Float>(
     let work = lhs.nrows().saturating_mul(lhs.ncols()).saturating_mul(rhs.ncols());
     let par = if work < PARALLEL_MIN_FLOP { Par::Seq } else { par };
     faer::linalg::matmul::matmul(dst, accum, lhs, rhs, alpha, par.to_faer());
+    // private-gemm-x86's kernels return without `vzeroupper`: clear the state they leave.
+    par.clear_upper_state_after();
     Ok(())
 }
 
@@ -349,7 +377,8 @@ pub fn cols_mut<T>(
     Ok(())
 }
 
-/// Sets every column of `dst` to `col` (the bias broadcast `b 1ᵀ` of F2).
+/// Sets every column of `dst` to `col` (the bias broadcast `b 1ᵀ` of F2), with the vector
+/// kernels ([`vmath::Kernels::copy`]) where the columns are contiguous.
 ///
 /// # Errors
 /// [`ShapeError`] if `col` has not `dst.nrows()` entries.
@@ -363,14 +392,23 @@ pub fn broadcast_col_into<T: Float>(
         Shape { rows: dst.nrows(), cols: 1 },
         Shape { rows: col.nrows(), cols: 1 },
     )?;
+    let k = vmath::Kernels::detected();
+    let src = col.try_as_col_major().map(ColRef::as_slice);
     for j in 0..dst.ncols() {
-        dst.as_mut().col_mut(j).copy_from(col);
+        let mut d = dst.as_mut().col_mut(j);
+        if let (Some(d), Some(src)) = (d.as_mut().try_as_col_major_mut(), src) {
+            k.copy(d.as_slice_mut(), src)?;
+            continue;
+        }
+        d.copy_from(col);
     }
     Ok(())
 }
 
 /// Row sums: `dst ← alpha·src·1` ([`Accum::Replace`]) or `dst ← dst + alpha·src·1` ([`Accum::Add`]),
-/// summed column after column in order (so the result does not depend on any thread count).
+/// summed column after column in order (so the result does not depend on any thread count), each
+/// column added with the vector kernels ([`vmath::Kernels::add_scaled`]: the same bits at every
+/// SIMD level).
 ///
 /// # Errors
 /// [`ShapeError`] if `dst` has not `src.nrows()` entries.
@@ -389,20 +427,16 @@ pub fn row_sums_into<T: Float>(
     if let Accum::Replace = accum {
         dst.fill(T::ZERO);
     }
+    let k = vmath::Kernels::detected();
     let n = src.nrows();
-    if alpha == T::ONE {
-        for j in 0..src.ncols() {
-            let c = src.col(j);
-            for i in 0..n {
-                dst[i] += c[i];
-            }
+    for j in 0..src.ncols() {
+        let c = src.col(j);
+        if let (Some(d), Some(c)) = (dst.as_mut().try_as_col_major_mut(), c.try_as_col_major()) {
+            k.add_scaled(d.as_slice_mut(), c.as_slice(), alpha)?;
+            continue;
         }
-    } else {
-        for j in 0..src.ncols() {
-            let c = src.col(j);
-            for i in 0..n {
-                dst[i] += alpha * c[i];
-            }
+        for i in 0..n {
+            dst[i] += alpha * c[i];
         }
     }
     Ok(())

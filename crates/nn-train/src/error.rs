@@ -1,6 +1,14 @@
 //! The error type of `nn-train`.
 
-/// Everything that can go wrong while configuring or running training.
+use std::fmt;
+use std::sync::Arc;
+
+use nn_linalg::Shape;
+
+use crate::data::Task;
+
+/// Everything that can go wrong while configuring or running training. Each variant carries what
+/// was expected and what was found.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -20,14 +28,106 @@ pub enum Error {
     /// A data set with no samples.
     #[error("the {what} data set is empty")]
     EmptyDataset {
-        /// `"training"`, `"validation"`, ...
+        /// `"training"`, `"validation"`, `"evaluation"`, `"batch"`.
         what: &'static str,
     },
-    /// Targets that do not fit the inputs or the network.
-    #[error("targets do not fit: {detail}")]
-    TargetShape {
-        /// What was expected and what was found.
-        detail: String,
+    /// Class labels whose number is not the number of samples.
+    #[error("{found} labels for {expected} samples")]
+    LabelCount {
+        /// The number of samples.
+        expected: usize,
+        /// The number of labels.
+        found: usize,
+    },
+    /// A class label that is not below the number of classes.
+    #[error("label {label} of sample {sample_idx} is out of range: there are {n_classes} classes")]
+    LabelOutOfRange {
+        /// The sample.
+        sample_idx: usize,
+        /// The label.
+        label: usize,
+        /// The number of classes.
+        n_classes: usize,
+    },
+    /// A target matrix whose columns are not the samples.
+    #[error("{found} target columns for {expected} samples (targets are outputs × samples)")]
+    TargetColumns {
+        /// The number of samples.
+        expected: usize,
+        /// The number of target columns.
+        found: usize,
+    },
+    /// A target value that is NaN or infinite.
+    #[error("target ({row}, {col}) is not finite: {value}")]
+    NonFiniteTarget {
+        /// Output index.
+        row: usize,
+        /// Sample index.
+        col: usize,
+        /// The value.
+        value: f64,
+    },
+    /// A multi-label target that is neither 0 nor 1.
+    #[error("target ({row}, {col}) is {value}: multi-label targets are 0 or 1")]
+    NotBinaryTarget {
+        /// Label index.
+        row: usize,
+        /// Sample index.
+        col: usize,
+        /// The value.
+        value: f64,
+    },
+    /// A flat buffer of values that is not a whole number of samples.
+    #[error("{found} values are not {n_samples} samples of {n_features} features")]
+    ValueCount {
+        /// The number of features per sample.
+        n_features: usize,
+        /// The number of samples (labels).
+        n_samples: usize,
+        /// The number of values.
+        found: usize,
+    },
+    /// A sample index beyond the data set.
+    #[error("sample index {index} is out of range for {n_samples} samples")]
+    SampleIndex {
+        /// The index.
+        index: usize,
+        /// The number of samples.
+        n_samples: usize,
+    },
+    /// A batch larger than its buffers or than the configured batch size.
+    #[error("a batch of {found} samples: the capacity is {capacity}")]
+    BatchCapacity {
+        /// The largest batch allowed.
+        capacity: usize,
+        /// The batch's number of samples.
+        found: usize,
+    },
+    /// Targets whose number of samples is not the batch's.
+    #[error("{found} targets for a batch of {expected} samples")]
+    TargetCount {
+        /// The batch's number of samples.
+        expected: usize,
+        /// The targets' number of samples.
+        found: usize,
+    },
+    /// Batch buffers made for data of another shape.
+    #[error(
+        "batch buffers made for {expected_features} features and {expected} targets ({expected_rows} rows), given {found_features} features and {found} targets ({found_rows} rows)"
+    )]
+    BatchMismatch {
+        /// The features the buffers hold.
+        expected_features: usize,
+        /// The kind of targets they hold.
+        expected: Task,
+        /// The target rows they hold (0 for class labels).
+        expected_rows: usize,
+        /// The data set's features.
+        found_features: usize,
+        /// The data set's kind of targets.
+        found: Task,
+        /// The data set's target rows (0 for class labels).
+        found_rows: usize,
     },
     /// Training diverged: the loss, a gradient, or a value written by the optimizer's update (Θ,
     /// moments) became NaN or infinite. For the loss or a gradient, the parameters are left as
@@ -46,20 +146,93 @@ pub enum Error {
         /// `"loss"`, `"gradient"` or `"result of the update (parameters or optimizer state)"`.
         what: &'static str,
     },
-    /// Saved state that does not fit this network or configuration.
-    #[error("state does not fit: {detail}")]
-    StateMismatch {
-        /// What was expected and what was found.
-        detail: String,
+    /// A gradient with a NaN or infinite entry, found by
+    /// [`clip_grad_norm`](crate::optim::clip_grad_norm), which then leaves it untouched.
+    #[error("the gradient is not finite (its norm is {norm}): skip this step")]
+    NonFiniteGradient {
+        /// The global norm (NaN or +∞).
+        norm: f64,
+    },
+    /// Saved state whose size does not fit this network or configuration.
+    #[error("{what}{}: expected {expected}, found {found}", at_layer(*layer_idx))]
+    StateSize {
+        /// What was counted: `"optimizer layers"`, `"momentum values"`, ...
+        what: &'static str,
+        /// The layer, if the count is per layer.
+        layer_idx: Option<usize>,
+        /// The count this network or configuration needs.
+        expected: usize,
+        /// The count found.
+        found: usize,
+    },
+    /// A saved state value outside its domain.
+    #[error("{what}{}[{index}] = {value}: expected {expected}", at_layer(*layer_idx))]
+    StateValue {
+        /// The value's name: `"exp_avg_sq"`, `"learning rate"`, `"best metric"`, ...
+        what: &'static str,
+        /// The layer, if the value belongs to one.
+        layer_idx: Option<usize>,
+        /// The index of the value in its buffer (0 for a single value).
+        index: usize,
+        /// The value.
+        value: f64,
+        /// What would have been accepted.
+        expected: &'static str,
+    },
+    /// Parameters or gradients of another shape than an optimizer was built for.
+    #[error(
+        "layer {layer_idx}: the optimizer was built for a Θ of {expected}, the {what} is {found}"
+    )]
+    LayerShape {
+        /// `"network"` or `"gradient"`.
+        what: &'static str,
+        /// The layer.
+        layer_idx: usize,
+        /// The shape the optimizer was built for.
+        expected: Shape,
+        /// The shape found.
+        found: Shape,
     },
     /// The thread pool could not be built.
-    #[error("cannot start {n_threads} training threads: {detail}")]
+    #[error("cannot start {n_threads} training threads: {source}")]
     ThreadPool {
         /// The requested number of threads.
         n_threads: usize,
-        /// The reason given by rayon.
-        detail: String,
+        /// Why rayon could not build the pool.
+        source: ThreadPoolError,
     },
+}
+
+fn at_layer(layer_idx: Option<usize>) -> String {
+    layer_idx.map_or_else(String::new, |l| format!(" of layer {l}"))
+}
+
+/// Why rayon could not build a thread pool (opaque; compares equal only to itself).
+#[derive(Debug, Clone)]
+pub struct ThreadPoolError(Arc<rayon::ThreadPoolBuildError>);
+
+impl ThreadPoolError {
+    pub(crate) fn new(e: rayon::ThreadPoolBuildError) -> Self {
+        ThreadPoolError(Arc::new(e))
+    }
+}
+
+impl PartialEq for ThreadPoolError {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl fmt::Display for ThreadPoolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ThreadPoolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
 }
 
 /// Checks a hyper-parameter: `ok(value)` must hold.

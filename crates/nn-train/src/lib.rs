@@ -29,7 +29,7 @@
 //!     .layer(8, Activation::Tanh)
 //!     .layer(2, Activation::Identity)
 //!     .build(&mut ChaCha8Rng::seed_from_u64(1))?;
-//! let config = TrainConfig::new(4, 0.5, OptimizerConfig::sgd(0.9)).with_epochs(200);
+//! let config = TrainConfig::new(4, 0.5, OptimizerConfig::sgd().with_momentum(0.9)).with_epochs(200);
 //! let mut trainer = Trainer::new(&net, config)?;
 //! trainer.fit(&mut net, &data, None, &mut NoObserver)?;
 //! assert_eq!(net.predict(data.inputs())?, vec![0, 1, 1, 0]);
@@ -39,17 +39,22 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod config;
 pub mod data;
 mod error;
 pub mod metrics;
 pub mod optim;
+mod report;
 pub mod schedule;
+mod state;
 mod trainer;
 
-pub use data::{Batch, Dataset, TargetData};
-pub use error::Error;
-pub use metrics::{ClassMetrics, ConfusionMatrix, Evaluation, evaluate};
-pub use trainer::{
-    BatchReport, Control, EarlyStopping, EarlyStoppingState, EpochReport, FitReport, NoObserver,
-    Observer, Parallelism, RngState, TrainConfig, Trainer, TrainerState,
+pub use config::{EarlyStopping, Parallelism, TrainConfig};
+pub use data::{Batch, Dataset, ParseTaskError, TargetData, Task};
+pub use error::{Error, ThreadPoolError};
+pub use metrics::{
+    ClassMetrics, ConfusionMatrix, Evaluation, MultilabelMetrics, RegressionMetrics, evaluate,
 };
+pub use report::{BatchReport, Control, EpochReport, FitReport, NoObserver, Observer};
+pub use state::{EarlyStoppingState, EpochProgress, RngState, TrainerState};
+pub use trainer::Trainer;

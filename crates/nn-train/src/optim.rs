@@ -36,7 +36,7 @@
 //! let y = [0, 1, 1, 0];
 //! let mut ws = Workspace::for_network(&net, 4)?;
 //! let mut grads = Gradients::zeros_like(&net);
-//! let mut opt = Optimizer::new(OptimizerConfig::adamw(0.01), &net)?;
+//! let mut opt = Optimizer::new(OptimizerConfig::adamw().with_weight_decay(0.01), &net)?;
 //! for _ in 0..10 {
 //!     net.forward_backward_into(x.as_ref(), Targets::Classes(&y), &mut ws, &mut grads)?;
 //!     clip_grad_norm(&mut grads, 1.0)?;
@@ -51,17 +51,23 @@ use std::ops::Range;
 use std::str::FromStr;
 
 use nn_core::{Gradients, Network};
-use nn_linalg::{Float, MatMut, MatRef, cols, cols_mut};
+use nn_linalg::{Float, MatMut, MatRef, Shape, cols, cols_mut};
 
 use crate::Error;
 use crate::error::check_param;
 
 /// The configuration of plain SGD, SGD with momentum and SGD with Nesterov momentum (PyTorch's
-/// `torch.optim.SGD` with `dampening = 0`).
+/// `torch.optim.SGD` with `dampening = 0`). Build it with [`OptimizerConfig::sgd`] (PyTorch's
+/// defaults: no momentum, no Nesterov, no weight decay) and the `with_*` setters:
 ///
-/// [`Default`] gives PyTorch's defaults: no momentum, no Nesterov, no weight decay.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+/// ```
+/// use nn_train::optim::OptimizerConfig;
+///
+/// let sgd = OptimizerConfig::sgd().with_momentum(0.9).with_nesterov(true);
+/// assert_eq!((sgd.momentum, sgd.nesterov, sgd.weight_decay), (0.9, true, 0.0));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct SgdConfig {
     /// μ, in [0, 1); 0 is plain SGD (no momentum buffer is kept).
     pub momentum: f64,
@@ -71,13 +77,41 @@ pub struct SgdConfig {
     pub weight_decay: f64,
 }
 
-/// The configuration of Adam and AdamW (PyTorch's `torch.optim.Adam` and `torch.optim.AdamW`,
-/// without `amsgrad`).
-///
-/// [`Default`] gives PyTorch's Adam defaults: β1 = 0.9, β2 = 0.999, ε = 1e-8, no weight decay.
-/// (PyTorch's AdamW defaults to `weight_decay = 0.01`: see [`OptimizerConfig::adamw`].)
+impl Default for SgdConfig {
+    /// PyTorch's defaults: no momentum, no Nesterov, no weight decay.
+    fn default() -> Self {
+        SgdConfig { momentum: 0.0, nesterov: false, weight_decay: 0.0 }
+    }
+}
+
+impl SgdConfig {
+    /// Sets the momentum μ.
+    #[must_use]
+    pub fn with_momentum(mut self, momentum: f64) -> Self {
+        self.momentum = momentum;
+        self
+    }
+
+    /// Turns Nesterov momentum on or off.
+    #[must_use]
+    pub fn with_nesterov(mut self, nesterov: bool) -> Self {
+        self.nesterov = nesterov;
+        self
+    }
+
+    /// Sets the (coupled) weight decay.
+    #[must_use]
+    pub fn with_weight_decay(mut self, weight_decay: f64) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+}
+
+/// The configuration of Adam (PyTorch's `torch.optim.Adam`, without `amsgrad`): coupled weight
+/// decay. Build it with [`OptimizerConfig::adam`] (PyTorch's defaults: β1 = 0.9, β2 = 0.999,
+/// ε = 1e-8, no weight decay) and the `with_*` setters.
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct AdamConfig {
     /// β1, the decay of the first-moment estimate, in [0, 1).
     pub beta1: f64,
@@ -85,21 +119,82 @@ pub struct AdamConfig {
     pub beta2: f64,
     /// ε, added to the denominator, > 0.
     pub eps: f64,
-    /// Weight decay on the weights (not the biases), ≥ 0: coupled for Adam, decoupled for AdamW.
+    /// Coupled weight decay on the weights (not the biases), ≥ 0.
     pub weight_decay: f64,
 }
 
 impl Default for AdamConfig {
+    /// PyTorch's defaults: β1 = 0.9, β2 = 0.999, ε = 1e-8, no weight decay.
     fn default() -> Self {
         AdamConfig { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }
     }
 }
 
-/// The configuration of RMSprop (PyTorch's `torch.optim.RMSprop`, not centered).
+/// The configuration of AdamW (PyTorch's `torch.optim.AdamW`, without `amsgrad`): Adam with
+/// decoupled weight decay. Build it with [`OptimizerConfig::adamw`] (PyTorch's defaults:
+/// β1 = 0.9, β2 = 0.999, ε = 1e-8, weight decay 0.01) and the `with_*` setters:
 ///
-/// [`Default`] gives PyTorch's defaults: α = 0.99, ε = 1e-8, no momentum, no weight decay.
+/// ```
+/// use nn_train::optim::OptimizerConfig;
+///
+/// let adamw = OptimizerConfig::adamw().with_weight_decay(1e-4).with_betas(0.9, 0.98);
+/// assert_eq!((adamw.beta2, adamw.weight_decay), (0.98, 1e-4));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct AdamWConfig {
+    /// β1, the decay of the first-moment estimate, in [0, 1).
+    pub beta1: f64,
+    /// β2, the decay of the second-moment estimate, in [0, 1).
+    pub beta2: f64,
+    /// ε, added to the denominator, > 0.
+    pub eps: f64,
+    /// Decoupled weight decay on the weights (not the biases), ≥ 0.
+    pub weight_decay: f64,
+}
+
+impl Default for AdamWConfig {
+    /// PyTorch's defaults: β1 = 0.9, β2 = 0.999, ε = 1e-8, weight decay 0.01.
+    fn default() -> Self {
+        AdamWConfig { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 }
+    }
+}
+
+macro_rules! adam_setters {
+    ($t:ident) => {
+        impl $t {
+            /// Sets β1 and β2.
+            #[must_use]
+            pub fn with_betas(mut self, beta1: f64, beta2: f64) -> Self {
+                self.beta1 = beta1;
+                self.beta2 = beta2;
+                self
+            }
+
+            /// Sets ε.
+            #[must_use]
+            pub fn with_eps(mut self, eps: f64) -> Self {
+                self.eps = eps;
+                self
+            }
+
+            /// Sets the weight decay.
+            #[must_use]
+            pub fn with_weight_decay(mut self, weight_decay: f64) -> Self {
+                self.weight_decay = weight_decay;
+                self
+            }
+        }
+    };
+}
+adam_setters!(AdamConfig);
+adam_setters!(AdamWConfig);
+
+/// The configuration of RMSprop (PyTorch's `torch.optim.RMSprop`, not centered). Build it with
+/// [`OptimizerConfig::rmsprop`] (PyTorch's defaults: α = 0.99, ε = 1e-8, no momentum, no weight
+/// decay) and the `with_*` setters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct RmsPropConfig {
     /// α, the decay of the mean square, in [0, 1).
     pub alpha: f64,
@@ -112,13 +207,59 @@ pub struct RmsPropConfig {
 }
 
 impl Default for RmsPropConfig {
+    /// PyTorch's defaults: α = 0.99, ε = 1e-8, no momentum, no weight decay.
     fn default() -> Self {
         RmsPropConfig { alpha: 0.99, eps: 1e-8, momentum: 0.0, weight_decay: 0.0 }
     }
 }
 
+impl RmsPropConfig {
+    /// Sets α.
+    #[must_use]
+    pub fn with_alpha(mut self, alpha: f64) -> Self {
+        self.alpha = alpha;
+        self
+    }
+
+    /// Sets ε.
+    #[must_use]
+    pub fn with_eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+
+    /// Sets the momentum μ.
+    #[must_use]
+    pub fn with_momentum(mut self, momentum: f64) -> Self {
+        self.momentum = momentum;
+        self
+    }
+
+    /// Sets the (coupled) weight decay.
+    #[must_use]
+    pub fn with_weight_decay(mut self, weight_decay: f64) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+}
+
 /// Which update rule to use, with its hyper-parameters (the learning rate is passed to every
 /// [`Optimizer::step`] instead, so that a schedule can drive it).
+///
+/// Built from one of the rule's configurations: [`OptimizerConfig::sgd`],
+/// [`OptimizerConfig::adam`], [`OptimizerConfig::adamw`] and [`OptimizerConfig::rmsprop`] start
+/// from PyTorch's defaults, and their `with_*` setters name every other value. Each converts into
+/// an `OptimizerConfig` (`.into()`), and everything that takes one accepts them directly:
+///
+/// ```
+/// use nn_train::TrainConfig;
+/// use nn_train::optim::OptimizerConfig;
+///
+/// let config = TrainConfig::new(32, 0.1, OptimizerConfig::sgd().with_momentum(0.9));
+/// assert_eq!(config.optimizer.name(), "sgd");
+/// let adam: OptimizerConfig = OptimizerConfig::adam().with_eps(1e-7).into();
+/// assert_eq!(adam.to_string(), "adam");
+/// ```
 ///
 /// Every rule follows PyTorch's arithmetic (below `g` is the gradient ∂J/∂Θ, `t` the step count
 /// starting at 1, and `wd·θ` is only added for the weights, columns 1.. of Θ):
@@ -134,57 +275,79 @@ impl Default for RmsPropConfig {
 ///          μ = 0: θ ← θ − lr·(g/avg)
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub enum OptimizerConfig {
     /// Stochastic gradient descent, optionally with (Nesterov) momentum.
     Sgd(SgdConfig),
     /// Adam, with coupled weight decay (an L2 term added to the gradient).
     Adam(AdamConfig),
     /// AdamW: Adam with decoupled weight decay (Θ shrinks before the Adam update).
-    AdamW(AdamConfig),
+    AdamW(AdamWConfig),
     /// RMSprop (not centered), optionally with momentum.
     RmsProp(RmsPropConfig),
 }
 
+impl From<SgdConfig> for OptimizerConfig {
+    fn from(c: SgdConfig) -> Self {
+        OptimizerConfig::Sgd(c)
+    }
+}
+
+impl From<AdamConfig> for OptimizerConfig {
+    fn from(c: AdamConfig) -> Self {
+        OptimizerConfig::Adam(c)
+    }
+}
+
+impl From<AdamWConfig> for OptimizerConfig {
+    fn from(c: AdamWConfig) -> Self {
+        OptimizerConfig::AdamW(c)
+    }
+}
+
+impl From<RmsPropConfig> for OptimizerConfig {
+    fn from(c: RmsPropConfig) -> Self {
+        OptimizerConfig::RmsProp(c)
+    }
+}
+
 impl OptimizerConfig {
-    /// SGD with momentum μ (0 for plain SGD), no Nesterov, no weight decay.
+    /// SGD with PyTorch's defaults (no momentum, no Nesterov, no weight decay); set the others
+    /// with [`SgdConfig`]'s `with_*` methods.
     #[must_use]
-    pub fn sgd(momentum: f64) -> Self {
-        OptimizerConfig::Sgd(SgdConfig { momentum, ..SgdConfig::default() })
+    pub fn sgd() -> SgdConfig {
+        SgdConfig::default()
     }
 
     /// Adam with PyTorch's defaults (β1 = 0.9, β2 = 0.999, ε = 1e-8, no weight decay).
     #[must_use]
-    pub fn adam() -> Self {
-        OptimizerConfig::Adam(AdamConfig::default())
+    pub fn adam() -> AdamConfig {
+        AdamConfig::default()
     }
 
-    /// AdamW with PyTorch's defaults (β1 = 0.9, β2 = 0.999, ε = 1e-8) and this weight decay
-    /// (PyTorch's default is 0.01).
+    /// AdamW with PyTorch's defaults (β1 = 0.9, β2 = 0.999, ε = 1e-8, weight decay 0.01).
     #[must_use]
-    pub fn adamw(weight_decay: f64) -> Self {
-        OptimizerConfig::AdamW(AdamConfig { weight_decay, ..AdamConfig::default() })
+    pub fn adamw() -> AdamWConfig {
+        AdamWConfig::default()
     }
 
     /// RMSprop with PyTorch's defaults (α = 0.99, ε = 1e-8, no momentum, no weight decay).
     #[must_use]
-    pub fn rmsprop() -> Self {
-        OptimizerConfig::RmsProp(RmsPropConfig::default())
+    pub fn rmsprop() -> RmsPropConfig {
+        RmsPropConfig::default()
     }
 
-    /// The configuration named `sgd`, `adam`, `adamw` or `rmsprop` (case-insensitive), with the
-    /// defaults of [`OptimizerConfig::sgd`]`(0.0)`, [`OptimizerConfig::adam`],
-    /// [`OptimizerConfig::adamw`]`(0.01)` and [`OptimizerConfig::rmsprop`]. Also available as
-    /// [`FromStr`].
+    /// The configuration named `sgd`, `adam`, `adamw` or `rmsprop` (case-insensitive), with
+    /// PyTorch's defaults. Also available as [`FromStr`].
     ///
     /// # Errors
     /// [`ParseOptimizerError`] for any other name.
     pub fn from_name(name: &str) -> Result<Self, ParseOptimizerError> {
         match name.trim().to_ascii_lowercase().as_str() {
-            "sgd" => Ok(OptimizerConfig::sgd(0.0)),
-            "adam" => Ok(OptimizerConfig::adam()),
-            "adamw" => Ok(OptimizerConfig::adamw(0.01)),
-            "rmsprop" => Ok(OptimizerConfig::rmsprop()),
+            "sgd" => Ok(OptimizerConfig::sgd().into()),
+            "adam" => Ok(OptimizerConfig::adam().into()),
+            "adamw" => Ok(OptimizerConfig::adamw().into()),
+            "rmsprop" => Ok(OptimizerConfig::rmsprop().into()),
             _ => Err(ParseOptimizerError(name.to_owned())),
         }
     }
@@ -205,8 +368,40 @@ impl OptimizerConfig {
     pub fn weight_decay(&self) -> f64 {
         match self {
             OptimizerConfig::Sgd(c) => c.weight_decay,
-            OptimizerConfig::Adam(c) | OptimizerConfig::AdamW(c) => c.weight_decay,
+            OptimizerConfig::Adam(c) => c.weight_decay,
+            OptimizerConfig::AdamW(c) => c.weight_decay,
             OptimizerConfig::RmsProp(c) => c.weight_decay,
+        }
+    }
+
+    /// The same rule with another weight decay (every rule has one).
+    #[must_use]
+    pub fn with_weight_decay(self, weight_decay: f64) -> Self {
+        match self {
+            OptimizerConfig::Sgd(c) => c.with_weight_decay(weight_decay).into(),
+            OptimizerConfig::Adam(c) => c.with_weight_decay(weight_decay).into(),
+            OptimizerConfig::AdamW(c) => c.with_weight_decay(weight_decay).into(),
+            OptimizerConfig::RmsProp(c) => c.with_weight_decay(weight_decay).into(),
+        }
+    }
+
+    /// The momentum μ of SGD and RMSprop; `None` for the rules without one.
+    #[must_use]
+    pub fn momentum(&self) -> Option<f64> {
+        match self {
+            OptimizerConfig::Sgd(c) => Some(c.momentum),
+            OptimizerConfig::RmsProp(c) => Some(c.momentum),
+            OptimizerConfig::Adam(_) | OptimizerConfig::AdamW(_) => None,
+        }
+    }
+
+    /// The same rule with momentum μ, for SGD and RMSprop; `None` for the rules without one.
+    #[must_use]
+    pub fn with_momentum(self, momentum: f64) -> Option<Self> {
+        match self {
+            OptimizerConfig::Sgd(c) => Some(c.with_momentum(momentum).into()),
+            OptimizerConfig::RmsProp(c) => Some(c.with_momentum(momentum).into()),
+            OptimizerConfig::Adam(_) | OptimizerConfig::AdamW(_) => None,
         }
     }
 
@@ -222,6 +417,12 @@ impl OptimizerConfig {
         let unit = |v: f64| (0.0..1.0).contains(&v);
         let non_neg = |v: f64| v >= 0.0;
         let pos = |v: f64| v > 0.0;
+        let adam = |beta1, beta2, eps, weight_decay| -> Result<(), Error> {
+            check_param("beta1", beta1, UNIT, unit)?;
+            check_param("beta2", beta2, UNIT, unit)?;
+            check_param("eps", eps, POS, pos)?;
+            check_param("weight_decay", weight_decay, NON_NEG, non_neg)
+        };
         match self {
             OptimizerConfig::Sgd(c) => {
                 check_param("momentum", c.momentum, UNIT, unit)?;
@@ -230,12 +431,8 @@ impl OptimizerConfig {
                     check_param("momentum", c.momentum, "a number in (0, 1) with Nesterov", pos)?;
                 }
             }
-            OptimizerConfig::Adam(c) | OptimizerConfig::AdamW(c) => {
-                check_param("beta1", c.beta1, UNIT, unit)?;
-                check_param("beta2", c.beta2, UNIT, unit)?;
-                check_param("eps", c.eps, POS, pos)?;
-                check_param("weight_decay", c.weight_decay, NON_NEG, non_neg)?;
-            }
+            OptimizerConfig::Adam(c) => adam(c.beta1, c.beta2, c.eps, c.weight_decay)?,
+            OptimizerConfig::AdamW(c) => adam(c.beta1, c.beta2, c.eps, c.weight_decay)?,
             OptimizerConfig::RmsProp(c) => {
                 check_param("alpha", c.alpha, UNIT, unit)?;
                 check_param("eps", c.eps, POS, pos)?;
@@ -280,7 +477,6 @@ pub struct ParseOptimizerError(pub String);
 /// not keep it) or has one value per entry of the layer's Θ, in column-major order (column 0, the
 /// biases, first), as [`nn_core::Dense::theta_col_major`].
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LayerState<T> {
     /// The momentum buffer `buf` (SGD and RMSprop with momentum > 0).
     pub momentum: Vec<T>,
@@ -292,7 +488,6 @@ pub struct LayerState<T> {
 
 /// Everything an [`Optimizer`] needs to resume exactly: the step count and every buffer.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct OptimizerState<T> {
     /// The number of steps taken (Adam's bias correction uses it).
     pub step: u64,
@@ -325,7 +520,8 @@ impl<T: Float> Optimizer<T> {
     ///
     /// # Errors
     /// [`Error::InvalidHyperparameter`] from [`OptimizerConfig::validate`].
-    pub fn new(config: OptimizerConfig, net: &Network<T>) -> Result<Self, Error> {
+    pub fn new(config: impl Into<OptimizerConfig>, net: &Network<T>) -> Result<Self, Error> {
+        let config = config.into();
         config.validate()?;
         let [momentum, exp_avg, exp_avg_sq] = config.buffers();
         let layers = net
@@ -353,22 +549,22 @@ impl<T: Float> Optimizer<T> {
     ///
     /// # Errors
     /// [`Error::InvalidHyperparameter`] from [`OptimizerConfig::validate`];
-    /// [`Error::StateMismatch`] if the state has another number of layers, a buffer of the wrong
+    /// [`Error::StateSize`] if the state has another number of layers or a buffer of the wrong
     /// length (the rule keeps it and it does not have one value per Θ entry, or the rule does not
-    /// keep it and it is not empty), a value that is not finite, or a negative `exp_avg_sq`.
+    /// keep it and it is not empty); [`Error::StateValue`] for a value that is not finite, or a
+    /// negative `exp_avg_sq`.
     pub fn from_state(
-        config: OptimizerConfig,
+        config: impl Into<OptimizerConfig>,
         net: &Network<T>,
         state: OptimizerState<T>,
     ) -> Result<Self, Error> {
         let mut opt = Optimizer::new(config, net)?;
         if state.layers.len() != opt.layers.len() {
-            return Err(Error::StateMismatch {
-                detail: format!(
-                    "optimizer state: expected {} layers, found {}",
-                    opt.layers.len(),
-                    state.layers.len()
-                ),
+            return Err(Error::StateSize {
+                what: "optimizer state layers",
+                layer_idx: None,
+                expected: opt.layers.len(),
+                found: state.layers.len(),
             });
         }
         for (layer_idx, (buf, saved)) in opt.layers.iter_mut().zip(state.layers).enumerate() {
@@ -418,9 +614,9 @@ impl<T: Float> Optimizer<T> {
     /// column after contiguous column.
     ///
     /// # Errors
-    /// [`Error::InvalidHyperparameter`] unless `lr` is finite and ≥ 0;
-    /// [`Error::StateMismatch`] if `net` or `grads` do not have the layer shapes this optimizer
-    /// was built for. On error nothing is changed.
+    /// [`Error::InvalidHyperparameter`] unless `lr` is finite and ≥ 0; [`Error::StateSize`] or
+    /// [`Error::LayerShape`] if `net` or `grads` do not have the layers this optimizer was built
+    /// for. On error nothing is changed.
     pub fn step(
         &mut self,
         net: &mut Network<T>,
@@ -469,35 +665,27 @@ impl<T: Float> Optimizer<T> {
 
     fn check_shapes(&self, net: &Network<T>, grads: &Gradients<T>) -> Result<(), Error> {
         let n_layers = self.layers.len();
-        if net.layers().len() != n_layers || grads.n_layers() != n_layers {
-            return Err(Error::StateMismatch {
-                detail: format!(
-                    "the optimizer was built for {n_layers} layers; the network has {}, the \
-                     gradients {}",
-                    net.layers().len(),
-                    grads.n_layers()
-                ),
-            });
+        for (what, found) in
+            [("network layers", net.layers().len()), ("gradient layers", grads.n_layers())]
+        {
+            if found != n_layers {
+                return Err(Error::StateSize { what, layer_idx: None, expected: n_layers, found });
+            }
         }
         for (layer_idx, (layer, buf)) in net.layers().iter().zip(&self.layers).enumerate() {
-            let expected = (buf.n_rows, buf.n_cols);
-            let theta = layer.theta();
-            let found = (theta.nrows(), theta.ncols());
-            let grad = grads.layer(layer_idx).map(|g| (g.nrows(), g.ncols()));
-            if found != expected || grad != Some(expected) {
-                return Err(Error::StateMismatch {
-                    detail: format!(
-                        "layer {layer_idx}: the optimizer was built for a Θ of {}×{}; the \
-                         network's is {}×{}, the gradient's {}",
-                        expected.0,
-                        expected.1,
-                        found.0,
-                        found.1,
-                        grad.map_or_else(|| "missing".to_owned(), |(r, c)| format!("{r}×{c}"))
-                    ),
-                });
+            let expected = Shape { rows: buf.n_rows, cols: buf.n_cols };
+            let found = Shape::of(layer.theta());
+            if found != expected {
+                return Err(Error::LayerShape { what: "network", layer_idx, expected, found });
             }
-            if grads.layer(layer_idx).and_then(cols).is_none() {
+            let Some(grad) = grads.layer(layer_idx) else {
+                return Err(layout_error(layer_idx));
+            };
+            if Shape::of(grad) != expected {
+                let found = Shape::of(grad);
+                return Err(Error::LayerShape { what: "gradient", layer_idx, expected, found });
+            }
+            if cols(grad).is_none() {
                 return Err(layout_error(layer_idx));
             }
         }
@@ -507,6 +695,12 @@ impl<T: Float> Optimizer<T> {
 
 /// Columns below which a parallel update is not split further.
 const MIN_PARALLEL_COLS: usize = 32;
+
+/// Whether a parallel update splits a layer of `n_rows × n_cols` (the trainer's shard sum,
+/// `reduce_columns`, splits on the same condition).
+pub(crate) fn splits_columns(n_rows: usize, n_cols: usize) -> bool {
+    n_cols >= 2 * MIN_PARALLEL_COLS && n_rows.saturating_mul(n_cols) >= 1 << 14
+}
 
 /// Applies `rule` to columns `first_col..` of one layer: `theta` and `grad` are views of those
 /// columns, `bufs` the matching parts of the state (each empty, or `n_rows` values per column).
@@ -522,7 +716,7 @@ fn update_columns<T: Float>(
     parallel: bool,
 ) -> Result<bool, nn_linalg::ShapeError> {
     let n_cols = theta.ncols();
-    if parallel && n_cols >= 2 * MIN_PARALLEL_COLS && n_rows * n_cols >= 1 << 14 {
+    if parallel && splits_columns(n_rows, n_cols) {
         let mid = n_cols / 2;
         let (theta_l, theta_r) = theta.split_at_col_mut(mid);
         let (grad_l, grad_r) = grad.split_at_col(mid);
@@ -572,9 +766,14 @@ fn split_buffer<T>(b: &mut [T], at: usize) -> (&mut [T], &mut [T]) {
     if b.is_empty() { (&mut [], &mut []) } else { b.split_at_mut(at.min(b.len())) }
 }
 
+/// A gradient whose columns are not contiguous (`Gradients` owns its matrices, so this does not
+/// happen; it is an error rather than a panic all the same).
 fn layout_error(layer_idx: usize) -> Error {
-    Error::StateMismatch {
-        detail: format!("layer {layer_idx}: the gradient's columns are not contiguous"),
+    Error::StateSize {
+        what: "contiguous gradient columns",
+        layer_idx: Some(layer_idx),
+        expected: 1,
+        found: 0,
     }
 }
 
@@ -588,26 +787,26 @@ fn restore<T: Float>(
     dst: &mut Vec<T>,
     saved: Vec<T>,
     layer_idx: usize,
-    name: &str,
+    what: &'static str,
     non_negative: bool,
 ) -> Result<(), Error> {
     if saved.len() != dst.len() {
-        return Err(Error::StateMismatch {
-            detail: format!(
-                "layer {layer_idx} {name}: expected {} values, found {}",
-                dst.len(),
-                saved.len()
-            ),
+        return Err(Error::StateSize {
+            what,
+            layer_idx: Some(layer_idx),
+            expected: dst.len(),
+            found: saved.len(),
         });
     }
-    if let Some((idx, v)) =
+    if let Some((index, v)) =
         saved.iter().enumerate().find(|(_, v)| !v.is_finite() || (non_negative && **v < T::ZERO))
     {
-        return Err(Error::StateMismatch {
-            detail: format!(
-                "layer {layer_idx} {name}[{idx}] = {v}: expected a finite number{}",
-                if non_negative { " ≥ 0" } else { "" }
-            ),
+        return Err(Error::StateValue {
+            what,
+            layer_idx: Some(layer_idx),
+            index,
+            value: v.to_f64(),
+            expected: if non_negative { "a finite number ≥ 0" } else { "a finite number" },
         });
     }
     *dst = saved;
@@ -669,22 +868,11 @@ impl<T: Float> Rule<T> {
                 nesterov: c.nesterov,
                 wd: positive(c.weight_decay),
             },
-            OptimizerConfig::Adam(c) | OptimizerConfig::AdamW(c) => {
-                let decoupled = matches!(config, OptimizerConfig::AdamW(_));
-                let bias_correction1 = 1.0 - c.beta1.powf(t_f);
-                let bias_correction2 = 1.0 - c.beta2.powf(t_f);
-                Rule::Adam {
-                    step_size: T::from_f64(lr / bias_correction1),
-                    bias_correction2_sqrt: T::from_f64(bias_correction2.sqrt()),
-                    beta1: T::from_f64(c.beta1),
-                    one_minus_beta1: T::from_f64(1.0 - c.beta1),
-                    beta2: T::from_f64(c.beta2),
-                    one_minus_beta2: T::from_f64(1.0 - c.beta2),
-                    eps: T::from_f64(c.eps),
-                    wd: if decoupled { None } else { positive(c.weight_decay) },
-                    shrink: (decoupled && c.weight_decay > 0.0)
-                        .then(|| T::from_f64(1.0 - lr * c.weight_decay)),
-                }
+            OptimizerConfig::Adam(c) => {
+                Rule::adam(lr, t_f, [c.beta1, c.beta2, c.eps, c.weight_decay], false)
+            }
+            OptimizerConfig::AdamW(c) => {
+                Rule::adam(lr, t_f, [c.beta1, c.beta2, c.eps, c.weight_decay], true)
             }
             OptimizerConfig::RmsProp(c) => Rule::RmsProp {
                 lr: T::from_f64(lr),
@@ -694,6 +882,23 @@ impl<T: Float> Rule<T> {
                 momentum: positive(c.momentum),
                 wd: positive(c.weight_decay),
             },
+        }
+    }
+
+    /// Adam's coefficients at step `t`; `decoupled` for AdamW.
+    fn adam(lr: f64, t: f64, [beta1, beta2, eps, weight_decay]: [f64; 4], decoupled: bool) -> Self {
+        let bias_correction1 = 1.0 - beta1.powf(t);
+        let bias_correction2 = 1.0 - beta2.powf(t);
+        Rule::Adam {
+            step_size: T::from_f64(lr / bias_correction1),
+            bias_correction2_sqrt: T::from_f64(bias_correction2.sqrt()),
+            beta1: T::from_f64(beta1),
+            one_minus_beta1: T::from_f64(1.0 - beta1),
+            beta2: T::from_f64(beta2),
+            one_minus_beta2: T::from_f64(1.0 - beta2),
+            eps: T::from_f64(eps),
+            wd: if decoupled { None } else { positive(weight_decay) },
+            shrink: (decoupled && weight_decay > 0.0).then(|| T::from_f64(1.0 - lr * weight_decay)),
         }
     }
 
@@ -814,19 +1019,40 @@ fn add_decay<T: Float>(g: T, theta: T, wd: Option<T>) -> T {
 /// coef  = max_norm / (total + 1e-6);   g ← coef·g  if coef < 1
 /// ```
 ///
-/// A non-finite norm (a NaN or infinite gradient) leaves the gradients untouched and is returned
-/// as is, so that the caller can skip the step.
+/// A gradient with a NaN or infinite entry is left untouched and reported as
+/// [`Error::NonFiniteGradient`], so that the caller skips the step (PyTorch would scale it by 0
+/// or NaN). Finite entries whose squares overflow `f64` are not an error: the norm is then
+/// computed with a scaling that cannot overflow.
 ///
 /// # Errors
-/// [`Error::InvalidHyperparameter`] unless `max_norm` is finite and > 0.
+/// [`Error::InvalidHyperparameter`] unless `max_norm` is finite and > 0;
+/// [`Error::NonFiniteGradient`] if an entry is NaN or infinite (nothing is changed then).
 pub fn clip_grad_norm<T: Float>(grads: &mut Gradients<T>, max_norm: f64) -> Result<f64, Error> {
     check_param("max_norm", max_norm, "a finite number > 0", |v| v > 0.0)?;
-    let total = grads.global_norm();
+    let mut total = grads.global_norm();
+    if !total.is_finite() {
+        if !grads.is_finite() {
+            return Err(Error::NonFiniteGradient { norm: total });
+        }
+        total = scaled_norm(grads);
+    }
     let coef = max_norm / (total + 1e-6);
     if coef < 1.0 {
         grads.scale(T::from_f64(coef));
     }
     Ok(total)
+}
+
+/// The Euclidean norm of finite entries whose squares overflow: `m · ‖g / m‖₂` with
+/// `m = max |g|`, so every square is at most 1.
+fn scaled_norm<T: Float>(grads: &Gradients<T>) -> f64 {
+    let layers = || (0..grads.n_layers()).filter_map(|l| grads.layer(l).and_then(cols)).flatten();
+    let max = layers().flatten().fold(0.0f64, |m, x| m.max(x.to_f64().abs()));
+    if max == 0.0 {
+        return 0.0;
+    }
+    let sum: f64 = layers().flatten().map(|x| (x.to_f64() / max).powi(2)).sum();
+    max * sum.sqrt()
 }
 
 #[cfg(test)]
@@ -840,17 +1066,31 @@ mod tests {
             assert_eq!(config.name(), name);
             assert_eq!(config.to_string().parse::<OptimizerConfig>().unwrap(), config);
         }
-        assert_eq!(" AdamW ".parse::<OptimizerConfig>().unwrap(), OptimizerConfig::adamw(0.01));
+        assert_eq!(
+            " AdamW ".parse::<OptimizerConfig>().unwrap(),
+            OptimizerConfig::adamw().with_weight_decay(0.01).into()
+        );
         assert!(OptimizerConfig::from_name("adagrad").is_err());
     }
 
     #[test]
+    fn the_determinism_test_takes_the_parallel_paths() {
+        // tests/integration/determinism.rs trains 40-256-128-4 networks: the 128 × 257 Θ of the
+        // second layer is split by the optimizer's update and the shard sum (twice: 257 → 128
+        // and 129 columns, then 64 and 64/65), the 256 × 41 one is not, which is checked too.
+        assert!(splits_columns(128, 257) && splits_columns(128, 128));
+        assert!(!splits_columns(128, 64) && !splits_columns(256, 41));
+    }
+
+    #[test]
     fn buffers_follow_the_rule() {
-        assert_eq!(OptimizerConfig::sgd(0.0).buffers(), [false, false, false]);
-        assert_eq!(OptimizerConfig::sgd(0.9).buffers(), [true, false, false]);
-        assert_eq!(OptimizerConfig::adam().buffers(), [false, true, true]);
-        assert_eq!(OptimizerConfig::rmsprop().buffers(), [false, false, true]);
-        let rms = OptimizerConfig::RmsProp(RmsPropConfig { momentum: 0.5, ..Default::default() });
-        assert_eq!(rms.buffers(), [true, false, true]);
+        let buffers = |c: OptimizerConfig| c.buffers();
+        assert_eq!(buffers(OptimizerConfig::sgd().into()), [false, false, false]);
+        assert_eq!(buffers(OptimizerConfig::sgd().with_momentum(0.9).into()), [true, false, false]);
+        assert_eq!(buffers(OptimizerConfig::adam().into()), [false, true, true]);
+        assert_eq!(buffers(OptimizerConfig::adamw().into()), [false, true, true]);
+        assert_eq!(buffers(OptimizerConfig::rmsprop().into()), [false, false, true]);
+        let rms = OptimizerConfig::rmsprop().with_momentum(0.5);
+        assert_eq!(buffers(rms.into()), [true, false, true]);
     }
 }

@@ -50,8 +50,9 @@ pub const PLATEAU_MIN_CHANGE: f64 = 1e-8;
 /// **Cosine** is PyTorch's `CosineAnnealingLR` in closed form. PyTorch's curve is periodic and
 /// rises again after `T_max`; here it stays at `η_min` instead (a schedule for a run of `T_max`
 /// epochs that is trained longer should not heat up again). With `η_min = 0` the learning rate is
-/// exactly 0 from epoch `T_max` on, which [`Optimizer::step`](crate::optim::Optimizer::step)
-/// rejects: train for at most `T_max` epochs, or take `η_min > 0`.
+/// exactly 0 from epoch `T_max` on: [`Optimizer::step`](crate::optim::Optimizer::step) accepts a
+/// learning rate of 0, but the steps then change nothing (with AdamW not even the decay), so
+/// train for at most `T_max` epochs, or take `η_min > 0`.
 ///
 /// **OneCycle** is PyTorch's `OneCycleLR` with `anneal_strategy = "cos"`, `three_phase = False`
 /// and `max_lr = lr0` (momentum is not cycled). With `initial = lr0/div_factor`,
@@ -79,7 +80,7 @@ pub const PLATEAU_MIN_CHANGE: f64 = 1e-8;
 ///                 PLATEAU_MIN_CHANGE), counter ← cooldown, bad ← 0
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub enum Schedule {
     /// `lr0` throughout.
     Constant,
@@ -235,7 +236,6 @@ impl Schedule {
 
 /// Everything an [`LrScheduler`] needs to resume exactly.
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ScheduleState {
     /// The number of completed epochs.
     pub epoch: u64,
@@ -284,56 +284,56 @@ impl LrScheduler {
     /// continues exactly as the saved one would have.
     ///
     /// # Errors
-    /// [`Error::InvalidHyperparameter`] from [`Schedule::validate`]; [`Error::StateMismatch`] if
-    /// the saved learning rate is not finite and ≥ 0, or (for a schedule with a closed form)
-    /// differs from the schedule's value at the saved epoch and step by more than 1e-9
-    /// relative (another base learning rate or schedule); for `ReduceOnPlateau` if `best` is
-    /// NaN, the learning rate is not in [min_lr, lr0], or the counters exceed `patience` and
-    /// `cooldown`; for the other schedules if the plateau fields are not `None`, 0 and 0.
+    /// [`Error::InvalidHyperparameter`] from [`Schedule::validate`]; [`Error::StateValue`] if
+    /// the saved learning rate is not finite and ≥ 0; for `ReduceOnPlateau` if `best` is NaN,
+    /// the learning rate is not in [min_lr, lr0], or the counters exceed `patience` and
+    /// `cooldown`; for the other schedules if the plateau fields are not `None`, 0 and 0 (their
+    /// learning rate is recomputed from the counters, see below).
     pub fn from_state(
         base_lr: f64,
         schedule: Schedule,
         state: ScheduleState,
     ) -> Result<Self, Error> {
         let mut sched = LrScheduler::new(base_lr, schedule)?;
-        let mismatch = |detail: String| Err(Error::StateMismatch { detail });
+        let bad = |what, value, expected| {
+            Err(Error::StateValue { what, layer_idx: None, index: 0, value, expected })
+        };
         if !(state.lr.is_finite() && state.lr >= 0.0) {
-            return mismatch(format!(
-                "schedule state: learning rate {} is not finite ≥ 0",
-                state.lr
-            ));
+            return bad("schedule learning rate", state.lr, "a finite number ≥ 0");
         }
         sched.state.epoch = state.epoch;
         sched.state.step = state.step;
         match (schedule, sched.closed_form()) {
             (Schedule::ReduceOnPlateau { patience, min_lr, cooldown, .. }, _) => {
-                if state.best.is_some_and(f64::is_nan) {
-                    return mismatch("schedule state: best metric is NaN".to_owned());
+                if let Some(best) = state.best.filter(|b| b.is_nan()) {
+                    return bad("schedule best metric", best, "a number (not NaN)");
                 }
                 if !(state.lr >= min_lr && state.lr <= base_lr) {
-                    return mismatch(format!(
-                        "schedule state: learning rate {} outside [min_lr, lr0] = [{min_lr}, \
-                         {base_lr}]",
-                        state.lr
-                    ));
+                    return bad("schedule learning rate", state.lr, "a number in [min_lr, lr0]");
                 }
-                if state.bad_epochs > patience as u64 || state.cooldown_counter > cooldown as u64 {
-                    return mismatch(format!(
-                        "schedule state: {} bad epochs and {} cooldown epochs left, but patience \
-                         is {patience} and cooldown {cooldown}",
-                        state.bad_epochs, state.cooldown_counter
-                    ));
+                if state.bad_epochs > patience as u64 {
+                    return bad("schedule bad epochs", state.bad_epochs as f64, "at most patience");
+                }
+                if state.cooldown_counter > cooldown as u64 {
+                    let left = state.cooldown_counter as f64;
+                    return bad("schedule cooldown left", left, "at most cooldown");
                 }
             }
             (_, expected) => {
                 // Closed-form schedules: the rate follows from the counters, so it is recomputed
                 // (the same bits as saved when nothing changed), and a run can be resumed with a
                 // longer horizon (a cosine's T_max, say) as if it had been started with it.
-                if state.best.is_some() || state.bad_epochs != 0 || state.cooldown_counter != 0 {
-                    return mismatch(format!(
-                        "schedule state: plateau counters are set, but the schedule is {}",
-                        schedule.name()
-                    ));
+                let plateau = [
+                    ("schedule best metric", state.best.unwrap_or(0.0), state.best.is_some()),
+                    ("schedule bad epochs", state.bad_epochs as f64, state.bad_epochs != 0),
+                    (
+                        "schedule cooldown left",
+                        state.cooldown_counter as f64,
+                        state.cooldown_counter != 0,
+                    ),
+                ];
+                if let Some(&(what, value, _)) = plateau.iter().find(|p| p.2) {
+                    return bad(what, value, "unset (only reduce_on_plateau keeps it)");
                 }
                 let mut state = state;
                 state.lr = expected.unwrap_or(base_lr);

@@ -9,362 +9,14 @@ use nn_linalg::{MatMut, MatRef};
 use rayon::prelude::*;
 
 use crate::Error;
+use crate::config::{Parallelism, TrainConfig};
 use crate::data::{Batch, Dataset};
-use crate::error::check_param;
-use crate::metrics::{Evaluation, evaluate};
-use crate::optim::{Optimizer, OptimizerConfig, OptimizerState, clip_grad_norm};
-use crate::schedule::{LrScheduler, Schedule, ScheduleState};
-
-/// How a training step uses several threads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum Parallelism {
-    /// The batch is cut into [`TrainConfig::n_shards`] shards; each runs forward and backward with
-    /// sequential GEMMs on its own buffers, on the trainer's rayon pool, and the shard gradients
-    /// are summed in shard order. The result does not depend on the number of threads: the same
-    /// seed gives bit-identical parameters with 1, 2, 4 or 8 threads.
-    Shards,
-    /// One shard; faer's own parallel GEMM uses the pool's threads inside each product. Not
-    /// bit-identical across thread counts. Faster only for very wide layers.
-    FaerGemm,
-}
-
-/// Early stopping: stop when the monitored loss (validation loss, or training loss without a
-/// validation set) has not improved by more than `min_delta` for `patience` epochs.
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct EarlyStopping {
-    /// Epochs without improvement before stopping (≥ 1).
-    pub patience: usize,
-    /// The smallest decrease that counts as an improvement (≥ 0).
-    pub min_delta: f64,
-    /// Put back the parameters of the best epoch when stopping (and at the end of `fit`).
-    pub restore_best: bool,
-}
-
-/// Everything that configures training. Required values are arguments of [`TrainConfig::new`];
-/// the others have defaults, changed with the `with_*` methods.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct TrainConfig {
-    /// Samples per batch (the last batch of an epoch may be smaller).
-    pub batch_size: usize,
-    /// The base learning rate (the schedule scales it).
-    pub learning_rate: f64,
-    /// The update rule.
-    pub optimizer: OptimizerConfig,
-    /// The learning-rate schedule. Default: constant.
-    pub schedule: Schedule,
-    /// The total number of epochs `fit` runs (resumed ones included). Default: 10.
-    pub epochs: usize,
-    /// Shards per batch (part of the result: changing it changes the rounding). Default: 2.
-    pub n_shards: usize,
-    /// Threads of the trainer's pool. Default: 1.
-    pub n_threads: usize,
-    /// How threads are used. Default: [`Parallelism::Shards`].
-    pub parallelism: Parallelism,
-    /// Clip the gradient to this global norm. Default: none.
-    pub clip_norm: Option<f64>,
-    /// Inverted dropout rates: empty for none, one rate for every hidden layer, or one per hidden
-    /// layer. Default: none.
-    pub dropout: Vec<f64>,
-    /// The seed of the shuffling and dropout random numbers. Default: 0.
-    pub seed: u64,
-    /// Early stopping. Default: none.
-    pub early_stopping: Option<EarlyStopping>,
-    /// Batch size of the evaluation passes. Default: 1000.
-    pub eval_batch_size: usize,
-}
-
-impl TrainConfig {
-    /// A configuration with the given batch size, learning rate and optimizer, and defaults for
-    /// the rest.
-    #[must_use]
-    pub fn new(batch_size: usize, learning_rate: f64, optimizer: OptimizerConfig) -> Self {
-        TrainConfig {
-            batch_size,
-            learning_rate,
-            optimizer,
-            schedule: Schedule::Constant,
-            epochs: 10,
-            n_shards: 2,
-            n_threads: 1,
-            parallelism: Parallelism::Shards,
-            clip_norm: None,
-            dropout: Vec::new(),
-            seed: 0,
-            early_stopping: None,
-            eval_batch_size: 1000,
-        }
-    }
-
-    /// Sets the schedule.
-    #[must_use]
-    pub fn with_schedule(mut self, schedule: Schedule) -> Self {
-        self.schedule = schedule;
-        self
-    }
-
-    /// Sets the number of epochs.
-    #[must_use]
-    pub fn with_epochs(mut self, epochs: usize) -> Self {
-        self.epochs = epochs;
-        self
-    }
-
-    /// Sets the number of shards per batch.
-    #[must_use]
-    pub fn with_shards(mut self, n_shards: usize) -> Self {
-        self.n_shards = n_shards;
-        self
-    }
-
-    /// Sets the number of threads.
-    #[must_use]
-    pub fn with_threads(mut self, n_threads: usize) -> Self {
-        self.n_threads = n_threads;
-        self
-    }
-
-    /// Sets how threads are used.
-    #[must_use]
-    pub fn with_parallelism(mut self, parallelism: Parallelism) -> Self {
-        self.parallelism = parallelism;
-        self
-    }
-
-    /// Clips gradients to a global norm.
-    #[must_use]
-    pub fn with_clip_norm(mut self, max_norm: f64) -> Self {
-        self.clip_norm = Some(max_norm);
-        self
-    }
-
-    /// Sets dropout: one rate for every hidden layer.
-    #[must_use]
-    pub fn with_dropout(mut self, rate: f64) -> Self {
-        self.dropout = vec![rate];
-        self
-    }
-
-    /// Sets the seed.
-    #[must_use]
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Sets early stopping.
-    #[must_use]
-    pub fn with_early_stopping(mut self, early_stopping: EarlyStopping) -> Self {
-        self.early_stopping = Some(early_stopping);
-        self
-    }
-
-    /// Checks every value.
-    ///
-    /// # Errors
-    /// [`Error::InvalidHyperparameter`] naming the first bad value.
-    pub fn validate(&self) -> Result<(), Error> {
-        let max_batch = nn_core::MAX_BATCH as f64;
-        check_param("batch_size", self.batch_size as f64, "1 to 2^24", |v| {
-            (1.0..=max_batch).contains(&v)
-        })?;
-        check_param("learning_rate", self.learning_rate, "a finite number > 0", |v| v > 0.0)?;
-        check_param("n_shards", self.n_shards as f64, "1 to 1024", |v| {
-            (1.0..=1024.0).contains(&v)
-        })?;
-        check_param("n_threads", self.n_threads as f64, "1 to 1024", |v| {
-            (1.0..=1024.0).contains(&v)
-        })?;
-        check_param("eval_batch_size", self.eval_batch_size as f64, "1 to 2^24", |v| {
-            (1.0..=max_batch).contains(&v)
-        })?;
-        if let Some(c) = self.clip_norm {
-            check_param("clip_norm", c, "a finite number > 0", |v| v > 0.0)?;
-        }
-        for &p in &self.dropout {
-            check_param("dropout", p, "a number in [0, 1)", |v| (0.0..1.0).contains(&v))?;
-        }
-        if let Some(e) = self.early_stopping {
-            check_param("early_stopping patience", e.patience as f64, "at least 1", |v| v >= 1.0)?;
-            check_param("early_stopping min_delta", e.min_delta, "a finite number ≥ 0", |v| {
-                v >= 0.0
-            })?;
-        }
-        self.optimizer.validate()?;
-        LrScheduler::new(self.learning_rate, self.schedule)?;
-        Ok(())
-    }
-
-    fn dropout_for<T: Float>(&self, net: &Network<T>) -> Result<Dropout, Error> {
-        let n_hidden = net.layers().len() - 1;
-        let rates = match self.dropout.len() {
-            0 => vec![0.0; n_hidden],
-            1 => vec![self.dropout[0]; n_hidden],
-            _ => self.dropout.clone(),
-        };
-        Ok(Dropout::new(rates)?)
-    }
-}
-
-/// What the observer may tell `fit`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Control {
-    /// Go on.
-    Continue,
-    /// Stop after this batch or epoch (the parameters stay as they are).
-    Stop,
-}
-
-/// One batch, as seen by an [`Observer`].
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct BatchReport {
-    /// The epoch (0-based).
-    pub epoch: usize,
-    /// The batch within the epoch (0-based).
-    pub batch_idx: usize,
-    /// The number of batches in the epoch.
-    pub n_batches: usize,
-    /// The batch's loss J.
-    pub loss: f64,
-    /// The learning rate used for this step.
-    pub learning_rate: f64,
-}
-
-/// One epoch, as seen by an [`Observer`] and kept in the history.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct EpochReport {
-    /// The epoch (0-based).
-    pub epoch: usize,
-    /// The mean training loss over the epoch's batches, weighted by their sizes (training mode:
-    /// with dropout and the L2 penalty).
-    pub train_loss: f64,
-    /// The fraction of training samples classified right during the epoch (training mode).
-    pub train_accuracy: Option<f64>,
-    /// Metrics on the validation set after the epoch, if there is one.
-    pub validation: Option<Evaluation>,
-    /// The learning rate of the epoch's last step.
-    pub learning_rate: f64,
-    /// Wall-clock seconds of the epoch's training steps.
-    pub seconds: f64,
-    /// Training samples per second.
-    pub samples_per_s: f64,
-}
-
-/// Watches training: sees every batch and every epoch, and can stop it. The hook for progress
-/// bars and checkpoints. Both methods default to doing nothing.
-pub trait Observer<T: Float> {
-    /// After each batch.
-    fn on_batch(&mut self, _report: &BatchReport) -> Control {
-        Control::Continue
-    }
-
-    /// After each epoch (validation and early stopping done), with the trainer to checkpoint.
-    fn on_epoch(
-        &mut self,
-        _report: &EpochReport,
-        _net: &Network<T>,
-        _trainer: &Trainer<T>,
-    ) -> Control {
-        Control::Continue
-    }
-}
-
-/// An observer that does nothing.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoObserver;
-
-impl<T: Float> Observer<T> for NoObserver {}
-
-/// How `fit` ended.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FitReport {
-    /// The number of epochs completed in total (resumed ones included).
-    pub epochs_completed: usize,
-    /// Whether early stopping ended training.
-    pub stopped_early: bool,
-    /// Whether the observer ended training.
-    pub stopped_by_observer: bool,
-    /// The epoch with the lowest monitored loss, if early stopping is on.
-    pub best_epoch: Option<usize>,
-}
-
-/// The state of early stopping.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct EarlyStoppingState<T> {
-    /// The lowest monitored loss so far.
-    pub best_loss: f64,
-    /// Its epoch.
-    pub best_epoch: Option<usize>,
-    /// Epochs since the last improvement.
-    pub bad_epochs: usize,
-    /// The parameters of the best epoch (every Θ, column-major), kept when `restore_best` is on.
-    pub best_params: Option<Vec<Vec<T>>>,
-}
-
-impl<T> Default for EarlyStoppingState<T> {
-    fn default() -> Self {
-        EarlyStoppingState {
-            best_loss: f64::INFINITY,
-            best_epoch: None,
-            bad_epochs: 0,
-            best_params: None,
-        }
-    }
-}
-
-/// The exact state of a ChaCha8 generator.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct RngState {
-    /// The 32-byte key.
-    pub seed: [u8; 32],
-    /// The stream.
-    pub stream: u64,
-    /// The position in the stream, in 32-bit words.
-    pub word_pos: u128,
-}
-
-impl RngState {
-    /// The state of `rng`.
-    #[must_use]
-    pub fn of(rng: &ChaCha8Rng) -> Self {
-        RngState { seed: rng.get_seed(), stream: rng.get_stream(), word_pos: rng.get_word_pos() }
-    }
-
-    /// A generator in this state.
-    #[must_use]
-    pub fn to_rng(&self) -> ChaCha8Rng {
-        let mut rng = ChaCha8Rng::from_seed(self.seed);
-        rng.set_stream(self.stream);
-        rng.set_word_pos(self.word_pos);
-        rng
-    }
-}
-
-/// Everything a training run needs to continue bit-identically: with the network's parameters
-/// and the [`TrainConfig`], this is a training checkpoint.
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct TrainerState<T> {
-    /// Epochs completed.
-    pub epoch: usize,
-    /// Optimizer steps taken.
-    pub step: u64,
-    /// Moments and step count of the optimizer.
-    pub optimizer: OptimizerState<T>,
-    /// The schedule's counters.
-    pub schedule: ScheduleState,
-    /// The shuffling generator.
-    pub shuffle_rng: RngState,
-    /// One report per completed epoch.
-    pub history: Vec<EpochReport>,
-    /// Early stopping.
-    pub early_stopping: EarlyStoppingState<T>,
-}
+use crate::error::ThreadPoolError;
+use crate::metrics::evaluate;
+use crate::optim::{Optimizer, clip_grad_norm};
+use crate::report::{BatchReport, Control, EpochReport, FitReport, Observer};
+use crate::schedule::LrScheduler;
+use crate::state::{EarlyStoppingState, EpochProgress, RngState, TrainerState};
 
 /// The buffers of one shard.
 struct Shard<T: Float> {
@@ -394,6 +46,16 @@ pub struct Trainer<T: Float> {
     batch_idx: usize,
     history: Vec<EpochReport>,
     early: EarlyStoppingState<T>,
+    /// The epoch an observer stopped in the middle, to finish first.
+    progress: Option<EpochProgress>,
+}
+
+/// How an epoch ended.
+struct EpochOutcome {
+    report: EpochReport,
+    control: Control,
+    /// False if the observer stopped it before its last batch.
+    complete: bool,
 }
 
 impl<T: Float> std::fmt::Debug for Trainer<T> {
@@ -428,7 +90,8 @@ impl<T: Float> Trainer<T> {
     ///
     /// # Errors
     /// [`Error::InvalidHyperparameter`] for a bad configuration, [`Error::ThreadPool`] if the pool
-    /// cannot start, and network errors (dropout rates that do not fit its hidden layers).
+    /// cannot start, and [`nn_core::Error::DropoutRates`] (in [`Error::Core`]) for a dropout list
+    /// that is neither empty, one rate, nor one rate per hidden layer.
     pub fn new(net: &Network<T>, config: TrainConfig) -> Result<Self, Error> {
         config.validate()?;
         let dropout = config.dropout_for(net)?;
@@ -436,7 +99,10 @@ impl<T: Float> Trainer<T> {
         let scheduler = LrScheduler::new(config.learning_rate, config.schedule)?;
         let pool = if config.n_threads > 1 {
             Some(rayon::ThreadPoolBuilder::new().num_threads(config.n_threads).build().map_err(
-                |e| Error::ThreadPool { n_threads: config.n_threads, detail: e.to_string() },
+                |e| Error::ThreadPool {
+                    n_threads: config.n_threads,
+                    source: ThreadPoolError::new(e),
+                },
             )?)
         } else {
             None
@@ -471,14 +137,15 @@ impl<T: Float> Trainer<T> {
             batch_idx: 0,
             history: Vec::new(),
             early: EarlyStoppingState::default(),
+            progress: None,
         })
     }
 
     /// A trainer that continues a saved run exactly where it stopped.
     ///
     /// # Errors
-    /// Those of [`Trainer::new`], and [`Error::StateMismatch`] if the state does not fit the
-    /// network or the configuration.
+    /// Those of [`Trainer::new`], and [`Error::StateSize`], [`Error::StateValue`] or
+    /// [`Error::LayerShape`] if the state does not fit the network or the configuration.
     pub fn resume(
         net: &Network<T>,
         config: TrainConfig,
@@ -492,21 +159,17 @@ impl<T: Float> Trainer<T> {
             state.schedule,
         )?;
         if let Some(best) = &state.early_stopping.best_params {
-            let expected: Vec<usize> = net.layers().iter().map(nn_core::Dense::n_params).collect();
-            let found: Vec<usize> = best.iter().map(Vec::len).collect();
-            if expected != found {
-                return Err(Error::StateMismatch {
-                    detail: format!(
-                        "best parameters of sizes {found:?}, the network has {expected:?}"
-                    ),
-                });
-            }
+            check_best_params(net, best)?;
+        }
+        if let Some(progress) = &state.epoch_progress {
+            progress.validate(trainer.config.batch_size)?;
         }
         trainer.shuffle_rng = state.shuffle_rng.to_rng();
         trainer.epoch = state.epoch;
         trainer.step = state.step;
         trainer.history = state.history;
         trainer.early = state.early_stopping;
+        trainer.progress = state.epoch_progress;
         Ok(trainer)
     }
 
@@ -521,6 +184,7 @@ impl<T: Float> Trainer<T> {
             shuffle_rng: RngState::of(&self.shuffle_rng),
             history: self.history.clone(),
             early_stopping: self.early.clone(),
+            epoch_progress: self.progress.clone(),
         }
     }
 
@@ -548,6 +212,13 @@ impl<T: Float> Trainer<T> {
         &self.history
     }
 
+    /// The epoch an observer stopped in the middle, if any: the next `fit` or `run_epoch`
+    /// finishes it.
+    #[must_use]
+    pub fn epoch_progress(&self) -> Option<&EpochProgress> {
+        self.progress.as_ref()
+    }
+
     /// The learning rate of the next step.
     #[must_use]
     pub fn learning_rate(&self) -> f64 {
@@ -562,9 +233,9 @@ impl<T: Float> Trainer<T> {
     /// parameters as they were.
     ///
     /// # Errors
-    /// [`Error::EmptyDataset`] for an empty batch, [`Error::TargetShape`] for a batch larger than
-    /// the configured batch size or targets of another length, [`Error::NonFiniteLoss`], and the
-    /// network's errors.
+    /// [`Error::EmptyDataset`] for an empty batch, [`Error::BatchCapacity`] for a batch larger
+    /// than the configured batch size, [`Error::TargetCount`] for targets of another length,
+    /// [`Error::NonFiniteLoss`], and the network's errors.
     pub fn step(
         &mut self,
         net: &mut Network<T>,
@@ -572,6 +243,33 @@ impl<T: Float> Trainer<T> {
         targets: Targets<'_, T>,
     ) -> Result<f64, Error> {
         self.in_pool(|t| t.step_counted(net, x, targets)).map(|(loss, _)| loss)
+    }
+
+    /// Ends an epoch of a loop the caller drives with [`Trainer::step`] or
+    /// [`Trainer::run_epoch`]: gives the schedule its end-of-epoch step and counts the epoch,
+    /// exactly as [`Trainer::fit`] does after each epoch. `monitored` is the loss the schedule
+    /// watches (the validation loss, or the training loss without a validation set);
+    /// `ReduceOnPlateau` needs it, the other schedules ignore it. The history is kept by `fit`
+    /// only.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperparameter`] (name `"metric"`) if the schedule is `ReduceOnPlateau`
+    /// and `monitored` is `None`; [`Error::StateValue`] if an observer stopped `fit` in the
+    /// middle of the current epoch (finish it with `run_epoch` or `fit` first). Nothing is
+    /// changed then.
+    pub fn end_epoch(&mut self, monitored: Option<f64>) -> Result<(), Error> {
+        if let Some(p) = &self.progress {
+            return Err(Error::StateValue {
+                what: "batches done of the unfinished epoch",
+                layer_idx: None,
+                index: 0,
+                value: p.batches_done as f64,
+                expected: "none: finish the epoch (run_epoch or fit) before ending it",
+            });
+        }
+        self.scheduler.on_epoch_end(monitored)?;
+        self.epoch += 1;
+        Ok(())
     }
 
     /// Runs `f` on the trainer's pool, if it has one: the shards and the optimizer then use its
@@ -599,14 +297,11 @@ impl<T: Float> Trainer<T> {
         if b == 0 {
             return Err(Error::EmptyDataset { what: "batch" });
         }
-        if b > self.config.batch_size || targets.n_samples() != b {
-            return Err(Error::TargetShape {
-                detail: format!(
-                    "a batch of {b} samples with {} targets; the batch size is {}",
-                    targets.n_samples(),
-                    self.config.batch_size
-                ),
-            });
+        if b > self.config.batch_size {
+            return Err(Error::BatchCapacity { capacity: self.config.batch_size, found: b });
+        }
+        if targets.n_samples() != b {
+            return Err(Error::TargetCount { expected: b, found: targets.n_samples() });
         }
         let n_shards = self.shards.len();
         let (seed, step) = (self.config.seed, self.step);
@@ -625,15 +320,14 @@ impl<T: Float> Trainer<T> {
                 let xs = x.subcols(start, len);
                 let ts = sub_targets(&targets, start, len);
                 (|| -> Result<(f64, usize), Error> {
-                    if use_dropout {
+                    let pass = if use_dropout {
                         let mut rng = dropout_rng(seed, step, n_shards, i);
-                        frozen.forward_train_into(xs, &mut shard.ws, dropout, &mut rng)?;
+                        frozen.forward_train_into(xs, &mut shard.ws, dropout, &mut rng)?
                     } else {
-                        frozen.forward_into(xs, &mut shard.ws)?;
-                    }
-                    let correct = count_correct(frozen, &shard.ws, &ts);
-                    let loss =
-                        frozen.backward_shard_into(xs, ts, &mut shard.ws, &mut shard.grads, b)?;
+                        frozen.forward_into(xs, &mut shard.ws)?
+                    };
+                    let correct = count_correct(frozen, pass.output(), &ts);
+                    let loss = pass.backward_shard_into(ts, &mut shard.grads, b)?;
                     Ok((loss.to_f64(), correct))
                 })()
             };
@@ -691,18 +385,21 @@ impl<T: Float> Trainer<T> {
     }
 
     /// One epoch over `data`: a fresh seeded permutation, batches gathered into reused buffers
-    /// (the last, partial batch kept), one [`Trainer::step`] each. No validation, no early
+    /// (the last, partial batch kept), one [`Trainer::step`] each; or, if an observer stopped
+    /// `fit` in the middle of an epoch, the rest of that epoch. No validation, no early
     /// stopping: for callers who write their own loop. Allocation: the batch buffers and the
-    /// permutation on the first epoch; nothing per step.
+    /// permutation on the first epoch (and for data shaped differently from the last); nothing
+    /// per step.
     ///
     /// # Errors
-    /// Those of [`Trainer::step`], and [`Error::EmptyDataset`].
+    /// Those of [`Trainer::step`], [`Error::EmptyDataset`], and [`Error::StateSize`] if an
+    /// unfinished epoch was on a data set of another size.
     pub fn run_epoch(
         &mut self,
         net: &mut Network<T>,
         data: &Dataset<T>,
     ) -> Result<EpochReport, Error> {
-        self.run_epoch_observed(net, data, &mut |_| Control::Continue).map(|(r, _)| r)
+        self.run_epoch_observed(net, data, &mut |_| Control::Continue).map(|o| o.report)
     }
 
     fn run_epoch_observed(
@@ -710,7 +407,7 @@ impl<T: Float> Trainer<T> {
         net: &mut Network<T>,
         data: &Dataset<T>,
         on_batch: &mut (dyn FnMut(&BatchReport) -> Control + Send),
-    ) -> Result<(EpochReport, Control), Error> {
+    ) -> Result<EpochOutcome, Error> {
         self.in_pool(|t| t.run_epoch_in_pool(net, data, on_batch))
     }
 
@@ -719,27 +416,54 @@ impl<T: Float> Trainer<T> {
         net: &mut Network<T>,
         data: &Dataset<T>,
         on_batch: &mut (dyn FnMut(&BatchReport) -> Control + Send),
-    ) -> Result<(EpochReport, Control), Error> {
+    ) -> Result<EpochOutcome, Error> {
         let n = data.n_samples();
         if n == 0 {
             return Err(Error::EmptyDataset { what: "training" });
         }
         let bs = self.config.batch_size;
+        // Buffers made for other data (other features, kind or number of targets) are replaced.
         let mut batch = match self.batch.take() {
-            Some(b) if b.inputs().nrows() == data.n_features() => b,
+            Some(b) if b.fits(data) && b.capacity() >= bs => b,
             _ => Batch::for_dataset(data, bs),
         };
         let mut perm = std::mem::take(&mut self.perm);
         perm.clear();
         perm.extend(0..n);
-        shuffle(&mut self.shuffle_rng, &mut perm);
+        // A fresh epoch shuffles with the trainer's generator; an unfinished one regenerates its
+        // permutation from the generator's state before its shuffle, and skips its done batches.
+        let progress = self.progress.take();
+        let (shuffle_rng_before, start, mut loss_sum, mut correct, seconds_before) = match progress
+        {
+            Some(p) => {
+                if p.n_samples != n {
+                    let expected = p.n_samples;
+                    // The unfinished epoch stays, for the data set it belongs to.
+                    self.progress = Some(p);
+                    self.perm = perm;
+                    self.batch = Some(batch);
+                    return Err(Error::StateSize {
+                        what: "samples of the unfinished epoch",
+                        layer_idx: None,
+                        expected,
+                        found: n,
+                    });
+                }
+                (p.shuffle_rng, p.batches_done, p.loss_sum, p.correct, p.seconds)
+            }
+            None => (RngState::of(&self.shuffle_rng), 0, 0.0, 0usize, 0.0),
+        };
+        let mut rng = shuffle_rng_before.to_rng();
+        shuffle(&mut rng, &mut perm);
+        self.shuffle_rng = rng;
         let n_batches = n.div_ceil(bs);
         let started = Instant::now();
-        let (mut loss_sum, mut correct, mut control) = (0.0, 0usize, Control::Continue);
+        let mut control = Control::Continue;
+        let mut batches_done = start;
         let span = tracing::info_span!("epoch", epoch = self.epoch + 1);
         let _entered = span.enter();
         let mut result = Ok(());
-        for (batch_idx, chunk) in perm.chunks(bs).enumerate() {
+        for (batch_idx, chunk) in perm.chunks(bs).enumerate().skip(start) {
             self.batch_idx = batch_idx;
             let learning_rate = self.scheduler.lr();
             let step = batch
@@ -754,6 +478,7 @@ impl<T: Float> Trainer<T> {
             };
             loss_sum += loss * chunk.len() as f64;
             correct += c;
+            batches_done = batch_idx + 1;
             tracing::trace!(batch = batch_idx, loss, learning_rate, "batch");
             let report =
                 BatchReport { epoch: self.epoch, batch_idx, n_batches, loss, learning_rate };
@@ -765,22 +490,40 @@ impl<T: Float> Trainer<T> {
         self.batch = Some(batch);
         self.perm = perm;
         result?;
-        let seconds = started.elapsed().as_secs_f64();
+        let seconds = seconds_before + started.elapsed().as_secs_f64();
+        // Only the epoch's last batch can be smaller than the batch size.
+        let samples = n.min(batches_done * bs);
+        let complete = batches_done == n_batches;
+        if !complete {
+            self.progress = Some(EpochProgress {
+                shuffle_rng: shuffle_rng_before,
+                n_samples: n,
+                batches_done,
+                loss_sum,
+                correct,
+                seconds,
+            });
+        }
         let report = EpochReport {
             epoch: self.epoch,
-            train_loss: loss_sum / n as f64,
-            train_accuracy: data.labels().map(|_| correct as f64 / n as f64),
+            train_loss: loss_sum / samples as f64,
+            train_accuracy: data.labels().map(|_| correct as f64 / samples as f64),
             validation: None,
             learning_rate: self.scheduler.lr(),
             seconds,
-            samples_per_s: n as f64 / seconds.max(1e-12),
+            samples_per_s: samples as f64 / seconds.max(1e-12),
         };
-        Ok((report, control))
+        Ok(EpochOutcome { report, control, complete })
     }
 
     /// Trains up to [`TrainConfig::epochs`] epochs in total (a resumed trainer continues its
     /// count), with validation metrics after every epoch, the schedule's epoch step, early
     /// stopping, and the observer. Emits `tracing` events; prints nothing.
+    ///
+    /// An observer that stops training after a batch that does not end its epoch leaves that
+    /// epoch unfinished ([`FitReport::partial_epoch`]): it is not counted, validated or recorded,
+    /// and the next `fit` (or a trainer resumed from [`Trainer::state`]) finishes it, bit for bit
+    /// as an uninterrupted run would have.
     ///
     /// # Errors
     /// Those of [`Trainer::run_epoch`] and of [`evaluate`] on the validation set.
@@ -796,10 +539,16 @@ impl<T: Float> Trainer<T> {
             stopped_early: false,
             stopped_by_observer: false,
             best_epoch: self.early.best_epoch,
+            partial_epoch: None,
         };
         while self.epoch < self.config.epochs {
-            let (mut epoch_report, control) =
+            let EpochOutcome { report: mut epoch_report, control, complete } =
                 self.run_epoch_observed(net, train, &mut |b| observer.on_batch(b))?;
+            if !complete {
+                report.stopped_by_observer = true;
+                report.partial_epoch = Some(epoch_report);
+                break;
+            }
             if let Some(val) = validation {
                 epoch_report.validation = Some(evaluate(net, val, self.config.eval_batch_size)?);
             }
@@ -950,13 +699,51 @@ fn reduce_columns<T: Float>(
     finite && ok
 }
 
-/// The number of samples of the last forward pass in `ws` whose predicted class is the label.
-fn count_correct<T: Float>(net: &Network<T>, ws: &Workspace<T>, targets: &Targets<'_, T>) -> usize {
+/// The number of samples of a forward pass's output whose predicted class is the label.
+fn count_correct<T: Float>(
+    net: &Network<T>,
+    out: MatRef<'_, T>,
+    targets: &Targets<'_, T>,
+) -> usize {
     let Targets::Classes(labels) = targets else {
         return 0;
     };
-    let Some(out) = ws.a(net.layers().len() - 1).and_then(nn_linalg::cols) else {
+    let Some(out) = nn_linalg::cols(out) else {
         return 0;
     };
     out.zip(labels.iter()).filter(|(col, label)| net.class_of(col) == **label).count()
+}
+
+/// Checks that saved best parameters have the network's layers and parameter counts.
+pub(crate) fn check_best_params<T: Float>(net: &Network<T>, best: &[Vec<T>]) -> Result<(), Error> {
+    let n_layers = net.layers().len();
+    if best.len() != n_layers {
+        let found = best.len();
+        return Err(Error::StateSize {
+            what: "best parameter layers",
+            layer_idx: None,
+            expected: n_layers,
+            found,
+        });
+    }
+    for (layer_idx, (layer, values)) in net.layers().iter().zip(best).enumerate() {
+        if values.len() != layer.n_params() {
+            return Err(Error::StateSize {
+                what: "best parameters",
+                layer_idx: Some(layer_idx),
+                expected: layer.n_params(),
+                found: values.len(),
+            });
+        }
+        if let Some((index, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::StateValue {
+                what: "best parameters",
+                layer_idx: Some(layer_idx),
+                index,
+                value: v.to_f64(),
+                expected: "a finite number",
+            });
+        }
+    }
+    Ok(())
 }

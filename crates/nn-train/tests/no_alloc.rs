@@ -53,12 +53,13 @@ fn training_steps_and_epochs_allocate_nothing_after_the_first_batch() {
     let x = Mat::<f32>::from_fn(100, n, |_, _| uniform_f64(&mut rng) as f32);
     let labels: Vec<usize> = (0..n).map(|k| k % 4).collect();
     let data = Dataset::classification(x, labels, 4).unwrap();
-    for optimizer in [
-        OptimizerConfig::sgd(0.9),
-        OptimizerConfig::adam(),
-        OptimizerConfig::adamw(0.01),
-        OptimizerConfig::rmsprop(),
-    ] {
+    let optimizers: [OptimizerConfig; 4] = [
+        OptimizerConfig::sgd().with_momentum(0.9).into(),
+        OptimizerConfig::adam().into(),
+        OptimizerConfig::adamw().with_weight_decay(0.01).into(),
+        OptimizerConfig::rmsprop().into(),
+    ];
+    for optimizer in optimizers {
         for threads in [1, 2] {
             // 200 × 101 parameters in the first layer: the optimizer's update is split over
             // the pool's threads (rayon::join).

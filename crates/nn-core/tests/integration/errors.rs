@@ -127,7 +127,7 @@ fn wrong_targets() {
 }
 
 #[test]
-fn backward_without_forward_and_foreign_buffers() {
+fn foreign_buffers_and_targets_of_another_batch() {
     let network = small();
     let other =
         net(&[3, 5, 2], Activation::Relu, Loss::SoftmaxCrossEntropy, Activation::Identity, 1);
@@ -135,14 +135,13 @@ fn backward_without_forward_and_foreign_buffers() {
     let y = [0, 1];
     let mut ws = Workspace::for_network(&network, 4).unwrap();
     let mut g = Gradients::zeros_like(&network);
+    // Targets of another batch size than the forward pass: the backward pass checks them
+    // against the batch the pass holds (its input cannot be swapped: it is part of the pass).
+    let x3 = Mat::<f64>::zeros(3, 3);
+    let pass = network.forward_into(x3.as_ref(), &mut ws).unwrap();
     assert_eq!(
-        network.backward_into(x.as_ref(), Targets::Classes(&y), &mut ws, &mut g),
-        Err(Error::NotForwarded { expected: 2, found: 0 })
-    );
-    network.forward_into(Mat::<f64>::zeros(3, 3).as_ref(), &mut ws).unwrap();
-    assert_eq!(
-        network.backward_into(x.as_ref(), Targets::Classes(&y), &mut ws, &mut g),
-        Err(Error::NotForwarded { expected: 2, found: 3 })
+        pass.backward_into(Targets::Classes(&y), &mut g),
+        Err(Error::LabelCount { expected: 3, found: 2 })
     );
     let mut foreign_ws = Workspace::for_network(&other, 4).unwrap();
     assert!(matches!(
@@ -150,12 +149,21 @@ fn backward_without_forward_and_foreign_buffers() {
         Err(Error::WorkspaceMismatch { what: "workspace", .. })
     ));
     let mut foreign_g = Gradients::zeros_like(&other);
-    network.forward_into(x.as_ref(), &mut ws).unwrap();
+    let pass = network.forward_into(x.as_ref(), &mut ws).unwrap();
     assert!(matches!(
-        network.backward_into(x.as_ref(), Targets::Classes(&y), &mut ws, &mut foreign_g),
+        pass.backward_into(Targets::Classes(&y), &mut foreign_g),
         Err(Error::WorkspaceMismatch { what: "gradients", .. })
     ));
+    let pass = network.forward_into(x.as_ref(), &mut ws).unwrap();
+    assert!(matches!(
+        pass.backward_shard_into(Targets::Classes(&y), &mut g, 1),
+        Err(Error::BatchSize { max: 1, found: 2 })
+    ));
     assert!(matches!(g.add_assign(&foreign_g), Err(Error::WorkspaceMismatch { .. })));
+    assert!(matches!(
+        network.add_l2_into(&mut g, 0),
+        Err(Error::InvalidHyperparameter { name: "batch_size", .. })
+    ));
 }
 
 #[test]
@@ -167,4 +175,22 @@ fn errors_say_what_was_expected_and_found() {
         e.to_string(),
         "input has 28 rows, but the network takes 784 inputs (samples are columns)"
     );
+}
+
+#[test]
+fn a_gradient_check_step_that_is_not_positive_is_an_error() {
+    let network = small();
+    let x = Mat::<f64>::zeros(3, 2);
+    for step in [0.0, -1e-4, f64::NAN] {
+        let options = nn_core::gradcheck::Options::default().with_step(step).with_floor(1e-9);
+        assert!(matches!(
+            nn_core::gradcheck::numeric_gradient(
+                &network,
+                x.as_ref(),
+                Targets::Classes(&[0, 1]),
+                &options
+            ),
+            Err(Error::InvalidHyperparameter { name: "gradcheck step", .. })
+        ));
+    }
 }

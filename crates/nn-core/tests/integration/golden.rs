@@ -82,13 +82,14 @@ fn check(net: &Network<f64>, targets: Targets<'_, f64>, out: &[f64], j: f64, gra
     let x = inputs();
     let mut ws = Workspace::for_network(net, 3).unwrap();
     let mut g = Gradients::zeros_like(net);
-    let h = net.forward_into(x.as_ref(), &mut ws).unwrap().to_owned();
+    let pass = net.forward_into(x.as_ref(), &mut ws).unwrap();
+    let h = pass.output().to_owned();
     let flat: Vec<f64> =
         (0..3).flat_map(|k| (0..3).map(move |i| (i, k))).map(|(i, k)| h[(i, k)]).collect();
     assert_all_close(&flat, out, "output");
-    let loss = net.backward_into(x.as_ref(), targets, &mut ws, &mut g).unwrap();
+    assert_all_close(&[pass.loss(targets).unwrap()], &[j], "J from loss()");
+    let loss = pass.backward_into(targets, &mut g).unwrap();
     assert_all_close(&[loss], &[j], "J");
-    assert_all_close(&[net.loss(targets, &ws).unwrap()], &[j], "J from loss()");
     for (l, expected) in grads.iter().enumerate() {
         let gl = g.layer(l).unwrap();
         let flat: Vec<f64> = (0..gl.ncols())

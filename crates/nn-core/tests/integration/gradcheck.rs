@@ -2,7 +2,7 @@
 
 use nn_core::gradcheck::{Options, check_gradients, relative_error};
 use nn_core::rng::uniform_f64;
-use nn_core::{Activation, Loss, Network, Targets};
+use nn_core::{Activation, Loss, MseScale, Network, Targets};
 use nn_linalg::Mat;
 
 use crate::support::{inputs_away_from_kinks, net, rng, uniform_mat};
@@ -84,6 +84,72 @@ fn l2_penalty_and_class_weights_pass_the_gradient_check() {
 }
 
 #[test]
+fn every_mse_scale_passes_the_gradient_check() {
+    for (i, scale) in MseScale::ALL.into_iter().enumerate() {
+        for act in [Activation::Tanh, Activation::Identity, Activation::Sigmoid] {
+            let network =
+                net(&[3, 4, 3], Activation::Tanh, Loss::MeanSquaredError, act, 50 + i as u64)
+                    .with_l2(0.2)
+                    .unwrap()
+                    .with_mse_scale(scale)
+                    .unwrap();
+            assert_eq!(network.mse_scale(), scale);
+            let mut r = rng(60 + i as u64);
+            let x = uniform_mat(&mut r, 3, BATCH, -1.0, 1.0);
+            let y = uniform_mat(&mut r, 3, BATCH, -1.0, 1.0);
+            let report = check_gradients(
+                &network,
+                x.as_ref(),
+                Targets::Matrix(y.as_ref()),
+                &Options::default(),
+            )
+            .unwrap();
+            assert!(report.max_rel_error() <= MAX_REL_ERROR, "{scale} / {act}: {:?}", report.worst);
+        }
+    }
+}
+
+#[test]
+fn mse_scales_differ_by_their_documented_factors() {
+    // Three outputs, B = 4: J = k · (1/B) Σ_k ½‖a − y‖², k = 1, 1/3, 2/3, and ∂J/∂Θ likewise.
+    let base = net(&[2, 5, 3], Activation::Tanh, Loss::MeanSquaredError, Activation::Identity, 8);
+    let x = uniform_mat(&mut rng(4), 2, 4, -1.0, 1.0);
+    let y = uniform_mat(&mut rng(5), 3, 4, -1.0, 1.0);
+    let run = |scale: MseScale| {
+        let n = base.clone().with_mse_scale(scale).unwrap();
+        let mut ws = nn_core::Workspace::for_network(&n, 4).unwrap();
+        let mut g = nn_core::Gradients::zeros_like(&n);
+        let j = n.forward_backward_into(x.as_ref(), Targets::Matrix(y.as_ref()), &mut ws, &mut g);
+        (j.unwrap(), g)
+    };
+    let (j1, g1) = run(MseScale::HalfSum);
+    // By hand: (1/B) Σ_k ½ Σ_i (a_ik − y_ik)².
+    let out = base.predict_proba(x.as_ref()).unwrap();
+    let by_hand = (0..4)
+        .map(|k| (0..3).map(|i| 0.5 * (out[(i, k)] - y[(i, k)]).powi(2)).sum::<f64>())
+        .sum::<f64>()
+        / 4.0;
+    assert!(relative_error(j1, by_hand, 1e-300) < 1e-14);
+    for (scale, k) in [(MseScale::HalfMean, 1.0 / 3.0), (MseScale::Mean, 2.0 / 3.0)] {
+        let (j, g) = run(scale);
+        assert!(relative_error(j, k * j1, 1e-300) < 1e-14, "{scale}");
+        for l in 0..2 {
+            let (a, b) = (g1.layer(l).unwrap(), g.layer(l).unwrap());
+            for c in 0..a.ncols() {
+                for r in 0..a.nrows() {
+                    assert!(relative_error(b[(r, c)], k * a[(r, c)], 1e-300) < 1e-13, "{scale}");
+                }
+            }
+        }
+    }
+    assert!(matches!(
+        net(&[2, 2], Activation::Identity, Loss::SoftmaxCrossEntropy, Activation::Identity, 1)
+            .with_mse_scale(MseScale::Mean),
+        Err(nn_core::Error::MseScale { found: Loss::SoftmaxCrossEntropy })
+    ));
+}
+
+#[test]
 fn single_output_sigmoid_network_with_binary_labels_passes_the_gradient_check() {
     let network =
         net(&[2, 3, 1], Activation::Tanh, Loss::SigmoidBinaryCrossEntropy, Activation::Identity, 9);
@@ -138,15 +204,16 @@ fn dropout_backward_matches_central_differences_of_the_masked_network() {
         // J with the masks of one fixed generator state: a smooth function of Θ.
         let mut j = |n: &Network<f64>| {
             let mut r = ChaCha8Rng::seed_from_u64(99);
-            n.forward_train_into(x.as_ref(), &mut ws, &dropout, &mut r).unwrap();
-            n.loss(Targets::Classes(&y), &ws).unwrap()
+            let pass = n.forward_train_into(x.as_ref(), &mut ws, &dropout, &mut r).unwrap();
+            pass.loss(Targets::Classes(&y)).unwrap()
         };
         let mut ws2 = Workspace::for_network(&network, 4).unwrap();
         let mut g = Gradients::zeros_like(&network);
         network
             .forward_train_into(x.as_ref(), &mut ws2, &dropout, &mut ChaCha8Rng::seed_from_u64(99))
+            .unwrap()
+            .backward_into(Targets::Classes(&y), &mut g)
             .unwrap();
-        network.backward_into(x.as_ref(), Targets::Classes(&y), &mut ws2, &mut g).unwrap();
         let dropped = (0..2).map(|l| {
             let a = ws2.a(l).unwrap();
             (0..a.ncols())
@@ -186,16 +253,17 @@ fn dropout_of_rate_zero_is_the_plain_forward_pass_and_evaluation_never_drops() {
         net(&[3, 8, 2], Activation::Relu, Loss::SoftmaxCrossEntropy, Activation::Identity, 5);
     let x = uniform_mat(&mut rng(3), 3, 6, -1.0, 1.0);
     let mut ws = Workspace::for_network(&network, 6).unwrap();
-    let plain = network.forward_into(x.as_ref(), &mut ws).unwrap().to_owned();
+    let plain = network.forward_into(x.as_ref(), &mut ws).unwrap().output().to_owned();
     let mut r = ChaCha8Rng::seed_from_u64(1);
     let none = Dropout::new(vec![0.0]).unwrap();
-    let same = network.forward_train_into(x.as_ref(), &mut ws, &none, &mut r).unwrap().to_owned();
+    let same =
+        network.forward_train_into(x.as_ref(), &mut ws, &none, &mut r).unwrap().output().to_owned();
     assert_eq!(plain, same);
     let half = Dropout::new(vec![0.5]).unwrap();
     let dropped =
-        network.forward_train_into(x.as_ref(), &mut ws, &half, &mut r).unwrap().to_owned();
+        network.forward_train_into(x.as_ref(), &mut ws, &half, &mut r).unwrap().output().to_owned();
     assert_ne!(plain, dropped);
-    assert_eq!(network.forward_into(x.as_ref(), &mut ws).unwrap().to_owned(), plain);
+    assert_eq!(network.forward_into(x.as_ref(), &mut ws).unwrap().output().to_owned(), plain);
     assert!(matches!(
         network.forward_train_into(
             x.as_ref(),

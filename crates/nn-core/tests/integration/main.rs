@@ -9,5 +9,6 @@
 mod errors;
 mod golden;
 mod gradcheck;
+mod inference;
 mod properties;
 mod support;

@@ -37,7 +37,7 @@ proptest! {
         let x = uniform_mat(&mut rng(seed), sizes[0], batch, -1.0, 1.0);
         let x: Mat<f32> = Mat::from_fn(x.nrows(), x.ncols(), |i, j| x[(i, j)] as f32);
         let mut ws = Workspace::for_network(&network, 64).unwrap();
-        let out = network.forward_into(x.as_ref(), &mut ws).unwrap();
+        let out = network.forward_into(x.as_ref(), &mut ws).unwrap().into_output();
         prop_assert_eq!((out.nrows(), out.ncols()), (*sizes.last().unwrap(), batch));
         prop_assert_eq!(network.predict(x.as_ref()).unwrap().len(), batch);
     }
@@ -50,11 +50,11 @@ proptest! {
         let network = net(&sizes, act, loss, act, seed);
         let x = uniform_mat(&mut rng(seed), sizes[0], batch, -2.0, 2.0);
         let mut ws = Workspace::for_network(&network, batch).unwrap();
-        let all = network.forward_into(x.as_ref(), &mut ws).unwrap().to_owned();
+        let all = network.forward_into(x.as_ref(), &mut ws).unwrap().output().to_owned();
         let mut one = Workspace::for_network(&network, 1).unwrap();
         let mut cols = Mat::<f64>::zeros(all.nrows(), batch);
         for k in 0..batch {
-            let out = network.forward_into(x.as_ref().subcols(k, 1), &mut one).unwrap();
+            let out = network.forward_into(x.as_ref().subcols(k, 1), &mut one).unwrap().into_output();
             cols.as_mut().col_mut(k).copy_from(out.col(0));
         }
         assert_close(&all, &cols, 1e-13, 1e-15, "batch vs columns");
@@ -126,8 +126,8 @@ proptest! {
         let mut j_sum = 0.0;
         for r in [0..split, split..batch] {
             let xs = x.as_ref().subcols(r.start, r.len());
-            network.forward_into(xs, &mut ws).unwrap();
-            j_sum += network.backward_shard_into(xs, Targets::Classes(&labels[r]), &mut ws, &mut part, batch).unwrap();
+            let pass = network.forward_into(xs, &mut ws).unwrap();
+            j_sum += pass.backward_shard_into(Targets::Classes(&labels[r]), &mut part, batch).unwrap();
             sum.add_assign(&part).unwrap();
         }
         j_sum += network.add_l2_into(&mut sum, batch).unwrap();

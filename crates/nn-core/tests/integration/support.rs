@@ -63,7 +63,8 @@ pub(crate) fn inputs_away_from_kinks(
         tries += 1;
         assert!(tries < 10_000, "could not draw inputs away from kinks");
         let col = uniform_mat(rng, n_in, 1, -1.5, 1.5);
-        net.forward_into(col.as_ref(), &mut ws).unwrap();
+        let pass = net.forward_into(col.as_ref(), &mut ws).unwrap();
+        let ws = pass.workspace();
         let near_kink = net.layers().iter().enumerate().any(|(l, layer)| {
             let z = ws.z(l).unwrap();
             has_kink(layer.activation()) && (0..z.nrows()).any(|i| z[(i, 0)].abs() < margin)

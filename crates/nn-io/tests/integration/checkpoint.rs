@@ -20,8 +20,8 @@ use nn_train::{
 };
 
 use crate::support::{
-    CHECKPOINT_MAGIC, HEADER_LEN, TempDir, assert_same_network, bits, metadata, random_network,
-    reseal, seal,
+    CHECKPOINT_MAGIC, CURRENT_VERSION, HEADER_LEN, TempDir, assert_same_network, bits, metadata,
+    random_network, reseal, seal_version,
 };
 
 /// Blobs: `n` samples of 5 features in 3 classes, as columns.
@@ -44,7 +44,7 @@ fn config() -> TrainConfig {
         .with_seed(5)
         .with_shards(2)
         .with_schedule(Schedule::Step { step_epochs: 1, gamma: 0.5 })
-        .with_early_stopping(EarlyStopping { patience: 5, min_delta: 0.0, restore_best: true })
+        .with_early_stopping(EarlyStopping::new(5))
 }
 
 /// A checkpoint after one epoch of training.
@@ -106,7 +106,15 @@ impl<T: StoredFloat> Observer<T> for SaveAndStop {
 
 /// What of an epoch report does not depend on the clock.
 fn timeless(history: &[EpochReport]) -> Vec<EpochReport> {
-    history.iter().map(|r| EpochReport { seconds: 0.0, samples_per_s: 0.0, ..r.clone() }).collect()
+    history
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.seconds = 0.0;
+            r.samples_per_s = 0.0;
+            r
+        })
+        .collect()
 }
 
 fn resume_is_bit_identical<T: StoredFloat>() {
@@ -227,7 +235,11 @@ fn spliced(model: &Checkpoint<f32>, training: &Checkpoint<f32>) -> Vec<u8> {
         |c: &Checkpoint<f32>| encode_model(&c.network, &c.metadata).unwrap()[HEADER_LEN..].to_vec();
     let full = encode_checkpoint(training).unwrap();
     let training_section = &full[HEADER_LEN + section(training).len()..];
-    seal(CHECKPOINT_MAGIC, &[section(model).as_slice(), training_section].concat())
+    seal_version(
+        CHECKPOINT_MAGIC,
+        CURRENT_VERSION,
+        &[section(model).as_slice(), training_section].concat(),
+    )
 }
 
 #[test]
@@ -242,7 +254,7 @@ fn a_state_that_does_not_fit_the_network_is_rejected_on_save_and_on_load() {
     // Saving refuses it.
     let err = encode_checkpoint(&other).unwrap_err();
     assert!(
-        matches!(err, CheckpointError::InvalidState(nn_train::Error::StateMismatch { .. })),
+        matches!(err, CheckpointError::InvalidState(nn_train::Error::StateSize { .. })),
         "{err}"
     );
     // A file that holds it anyway (the checksum is right) does not load.
@@ -316,10 +328,13 @@ fn a_confusion_matrix_whose_counts_do_not_fit_its_classes_is_rejected() {
     let mut cut = bytes.clone();
     cut[at] = 2;
     let err = decode_checkpoint::<f32>(&reseal(&cut)).unwrap_err();
-    // nn-train's deserializer checks the matrix itself (serde `try_from`).
-    assert!(
-        matches!(&err, CheckpointError::Decode { message } if message.contains("2 classes with 9 counts")),
-        "{err}"
+    // The record is rebuilt through `ConfusionMatrix::from_counts`, which checks the counts.
+    assert_eq!(
+        err,
+        CheckpointError::InvalidState(nn_train::Error::Core(nn_core::Error::ParameterCount {
+            expected: 4,
+            found: 9
+        }))
     );
 }
 

@@ -1,6 +1,10 @@
 //! Every format version ever written stays readable: `tests/fixtures/` holds a file of each kind,
 //! precision and version, and each must load with exactly the values it was written from.
 //!
+//! Fixtures of older versions only load; those of the current version (2) must also be written
+//! byte for byte by today's writer, so any change to the current records fails this test (a
+//! change is a new format version, not an edit of this one).
+//!
 //! The files are written once, by this test, when a format version is introduced:
 //! ```sh
 //! NN_IO_WRITE_FIXTURES=1 cargo test -p nn-io --all-features --test integration fixtures
@@ -12,10 +16,10 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
 
-use nn_core::{Activation, Loss, Network};
+use nn_core::{Activation, Loss, MseScale, Network};
 use nn_io::{AnyNetwork, ModelMetadata, StoredFloat, decode_model, decode_model_as, encode_model};
 
-use crate::support::{assert_same_network, exact_network};
+use crate::support::{CURRENT_VERSION, assert_same_network, exact_network};
 
 const WRITE_VAR: &str = "NN_IO_WRITE_FIXTURES";
 
@@ -69,20 +73,48 @@ pub(crate) fn model_f64() -> (Network<f64>, ModelMetadata) {
     (net, metadata)
 }
 
-fn check_model<T: StoredFloat>(name: &str, (net, metadata): (Network<T>, ModelMetadata)) {
+/// The f64 model of `model-v2-f64.nnm`: 2-3-2, tanh, mean squared error with scikit-learn's
+/// scale (`MseScale::HalfMean`, new in version 2), λ = 0.125, no class names.
+pub(crate) fn model_v2_f64() -> (Network<f64>, ModelMetadata) {
+    let net = exact_network::<f64>(&[2, 3, 2], Activation::Tanh, Loss::MeanSquaredError)
+        .with_l2(0.125)
+        .unwrap()
+        .with_mse_scale(MseScale::HalfMean)
+        .unwrap();
+    let metadata = ModelMetadata {
+        class_names: vec![],
+        extra: BTreeMap::from([("target".to_owned(), "y1,y2".to_owned())]),
+    };
+    (net, metadata)
+}
+
+/// The version of a fixture file's header.
+fn version_of(bytes: &[u8]) -> u32 {
+    u32::from_le_bytes(bytes[8..12].try_into().unwrap())
+}
+
+/// Loads fixture `name` (of format `version`) and compares it with `net` and `metadata`; for the
+/// current version, also compares the writer's bytes with the file's.
+fn check_model<T: StoredFloat>(
+    name: &str,
+    version: u32,
+    (net, metadata): (Network<T>, ModelMetadata),
+) {
     let current = encode_model(&net, &metadata).unwrap();
     let bytes = fixture(name, &current);
+    assert_eq!(version_of(&bytes), version, "{name}");
     let model = decode_model_as::<T>(&bytes).unwrap();
     assert_same_network(&model.network, &net);
     assert_eq!(model.metadata, metadata);
-    // While version 1 is the current version, the writer reproduces it byte for byte.
-    assert_eq!(bytes, current, "{name}: the writer no longer writes format version 1");
+    if version == CURRENT_VERSION {
+        assert_eq!(bytes, current, "{name}: the writer no longer writes format version {version}");
+    }
 }
 
 #[test]
 fn model_v1_fixtures_load_with_their_values() {
-    check_model("model-v1-f32.nnm", model_f32());
-    check_model("model-v1-f64.nnm", model_f64());
+    check_model("model-v1-f32.nnm", 1, model_f32());
+    check_model("model-v1-f64.nnm", 1, model_f64());
     // Spot checks by value, independent of the helpers that built the expected networks.
     let loaded = decode_model(&fs::read(fixture_path("model-v1-f32.nnm")).unwrap()).unwrap();
     let AnyNetwork::F32(net) = loaded.network else { panic!("not f32") };
@@ -94,17 +126,57 @@ fn model_v1_fixtures_load_with_their_values() {
     assert_eq!(loaded.metadata.extra["command"], "nn train --epochs 5");
 }
 
+#[test]
+fn model_v2_fixtures_load_with_their_values_and_are_what_the_writer_writes() {
+    check_model("model-v2-f32.nnm", 2, model_f32());
+    check_model("model-v2-f64.nnm", 2, model_v2_f64());
+    let loaded = decode_model(&fs::read(fixture_path("model-v2-f64.nnm")).unwrap()).unwrap();
+    let AnyNetwork::F64(net) = loaded.network else { panic!("not f64") };
+    assert_eq!(net.mse_scale(), MseScale::HalfMean);
+    assert_eq!(net.layers()[1].theta_col_major()[0], (0.0 - 3.0) / 8.0 - 0.5);
+    // A version-1 model is read with the derivation's scale, the only one version 1 had.
+    let v1 = decode_model(&fs::read(fixture_path("model-v1-f64.nnm")).unwrap()).unwrap();
+    let AnyNetwork::F64(net) = v1.network else { panic!("not f64") };
+    assert_eq!(net.mse_scale(), MseScale::HalfSum);
+}
+
 #[cfg(feature = "train")]
 mod train {
+    use nn_core::metrics::{MultilabelMetrics, RegressionMetrics};
     use nn_io::{Checkpoint, decode_checkpoint, encode_checkpoint};
     use nn_train::metrics::{ConfusionMatrix, Evaluation};
     use nn_train::optim::{LayerState, OptimizerConfig, OptimizerState};
     use nn_train::schedule::{Schedule, ScheduleState};
     use nn_train::{
-        EarlyStopping, EarlyStoppingState, EpochReport, RngState, TrainConfig, TrainerState,
+        EarlyStopping, EarlyStoppingState, EpochProgress, EpochReport, RngState, TrainConfig,
+        TrainerState,
     };
 
     use super::*;
+
+    fn report(epoch: usize, loss: f64, validation: Evaluation) -> EpochReport {
+        let mut r = EpochReport::default();
+        r.epoch = epoch;
+        r.train_loss = loss;
+        r.train_accuracy = Some(0.75);
+        r.validation = Some(validation);
+        r.learning_rate = 0.5;
+        r.seconds = 0.25;
+        r.samples_per_s = 24.0;
+        r
+    }
+
+    fn classification(loss: f64) -> Evaluation {
+        let mut e = Evaluation::default();
+        e.n_samples = 6;
+        e.loss = loss;
+        e.accuracy = Some(0.5);
+        e.top5_accuracy = Some(1.0);
+        e.confusion = Some(
+            ConfusionMatrix::from_predictions(&[0, 1, 1, 0, 1, 0], &[0, 1, 0, 0, 1, 1], 2).unwrap(),
+        );
+        e
+    }
 
     /// The checkpoint of `checkpoint-v1-{f32,f64}.nnc`, built field by field (no training, so
     /// the values do not depend on floating-point arithmetic): the model of `model-v1-f32.nnm`
@@ -118,7 +190,7 @@ mod train {
             .with_dropout(0.25)
             .with_seed(42)
             .with_schedule(Schedule::Constant)
-            .with_early_stopping(EarlyStopping { patience: 3, min_delta: 0.0, restore_best: true });
+            .with_early_stopping(EarlyStopping::new(3));
         let params: Vec<Vec<T>> =
             network.layers().iter().map(nn_core::Dense::theta_col_major).collect();
         let optimizer = OptimizerState {
@@ -131,26 +203,6 @@ mod train {
                     exp_avg_sq: (0..p.len()).map(|k| T::from_f64(k as f64 / 32.0)).collect(),
                 })
                 .collect(),
-        };
-        let report = |epoch: usize, loss: f64| EpochReport {
-            epoch,
-            train_loss: loss,
-            train_accuracy: Some(0.75),
-            validation: Some(Evaluation {
-                n_samples: 6,
-                loss: loss + 0.125,
-                accuracy: Some(0.5),
-                top5_accuracy: Some(1.0),
-                confusion: Some(
-                    ConfusionMatrix::from_predictions(&[0, 1, 1, 0, 1, 0], &[0, 1, 0, 0, 1, 1], 2)
-                        .unwrap(),
-                ),
-                mse: None,
-                mae: None,
-            }),
-            learning_rate: 0.5,
-            seconds: 0.25,
-            samples_per_s: 24.0,
         };
         let state = TrainerState {
             epoch: 2,
@@ -165,32 +217,91 @@ mod train {
                 cooldown_counter: 0,
             },
             shuffle_rng: RngState { seed: [7; 32], stream: 3, word_pos: 1234 },
-            history: vec![report(0, 0.875), report(1, 0.625)],
+            history: vec![
+                report(0, 0.875, classification(1.0)),
+                report(1, 0.625, classification(0.75)),
+            ],
             early_stopping: EarlyStoppingState {
                 best_loss: 0.75,
                 best_epoch: Some(1),
                 bad_epochs: 0,
                 best_params: Some(params),
             },
+            epoch_progress: None,
         };
         Checkpoint { network, config, state, metadata }
     }
 
-    fn check_checkpoint<T: StoredFloat>(name: &str) {
-        let expected = checkpoint::<T>();
-        let current = encode_checkpoint(&expected).unwrap();
+    /// The checkpoint of `checkpoint-v2-{f32,f64}.nnc`: version 1's, with what version 2 adds:
+    /// AdamW with a clipping norm and per-layer dropout, history entries with regression and
+    /// multi-label metrics, and an epoch stopped after 2 of its batches.
+    pub(crate) fn checkpoint_v2<T: StoredFloat>() -> Checkpoint<T> {
+        let mut ckpt = checkpoint::<T>();
+        ckpt.config = ckpt
+            .config
+            .with_optimizer(OptimizerConfig::adamw().with_weight_decay(0.25).with_betas(0.5, 0.75))
+            .with_dropout_rates(vec![0.125])
+            .with_clip_norm(2.0)
+            .with_shards(3)
+            .with_schedule(Schedule::Cosine { t_max_epochs: 8, eta_min: 0.0625 });
+        // Stored as is (a closed-form schedule's rate is recomputed on resume).
+        ckpt.state.schedule.lr = 0.4375;
+        let mut regression = RegressionMetrics::default();
+        regression.n_samples = 6;
+        regression.mse = 0.25;
+        regression.rmse = 0.5;
+        regression.mae = 0.375;
+        regression.r2 = 0.875;
+        regression.mse_per_output = vec![0.25];
+        regression.r2_per_output = vec![0.875];
+        let mut multilabel = MultilabelMetrics::default();
+        multilabel.n_samples = 6;
+        multilabel.subset_accuracy = 0.5;
+        multilabel.hamming_loss = 0.125;
+        multilabel.micro_precision = 0.75;
+        multilabel.micro_recall = 0.625;
+        multilabel.micro_f1 = 0.6875;
+        multilabel.macro_f1 = 0.5;
+        if let Some(v) = ckpt.state.history[0].validation.as_mut() {
+            v.regression = Some(regression);
+        }
+        if let Some(v) = ckpt.state.history[1].validation.as_mut() {
+            v.multilabel = Some(multilabel);
+        }
+        ckpt.state.epoch_progress = Some(EpochProgress {
+            shuffle_rng: RngState { seed: [9; 32], stream: 0, word_pos: 64 },
+            n_samples: 10,
+            batches_done: 2,
+            loss_sum: 6.5,
+            correct: 5,
+            seconds: 0.5,
+        });
+        ckpt
+    }
+
+    fn check_checkpoint<T: StoredFloat>(name: &str, version: u32, expected: &Checkpoint<T>) {
+        let current = encode_checkpoint(expected).unwrap();
         let bytes = fixture(name, &current);
+        assert_eq!(version_of(&bytes), version, "{name}");
         let loaded = decode_checkpoint::<T>(&bytes).unwrap();
         assert_same_network(&loaded.network, &expected.network);
-        assert_eq!(loaded, expected);
+        assert_eq!(&loaded, expected);
         // The model of a checkpoint loads as a model.
         assert_same_network(&decode_model_as::<T>(&bytes).unwrap().network, &expected.network);
-        assert_eq!(bytes, current, "{name}: the writer no longer writes format version 1");
+        if version == CURRENT_VERSION {
+            assert_eq!(bytes, current, "{name}: the writer no longer writes format version 2");
+        }
     }
 
     #[test]
     fn checkpoint_v1_fixtures_load_with_their_values() {
-        check_checkpoint::<f32>("checkpoint-v1-f32.nnc");
-        check_checkpoint::<f64>("checkpoint-v1-f64.nnc");
+        check_checkpoint::<f32>("checkpoint-v1-f32.nnc", 1, &checkpoint());
+        check_checkpoint::<f64>("checkpoint-v1-f64.nnc", 1, &checkpoint());
+    }
+
+    #[test]
+    fn checkpoint_v2_fixtures_load_with_their_values_and_are_what_the_writer_writes() {
+        check_checkpoint::<f32>("checkpoint-v2-f32.nnc", 2, &checkpoint_v2());
+        check_checkpoint::<f64>("checkpoint-v2-f64.nnc", 2, &checkpoint_v2());
     }
 }

@@ -1,5 +1,5 @@
 //! Integration tests of nn-io, built as one binary: the IDX reader, model and checkpoint files,
-//! safetensors export.
+//! safetensors and ONNX export.
 
 #![allow(
     clippy::unwrap_used,
@@ -12,8 +12,12 @@
 mod checkpoint;
 mod fixtures;
 mod format_v1;
+mod format_v2;
 mod idx;
 mod model;
 mod mutations;
+mod onnx;
 mod safetensors;
 mod support;
+#[cfg(feature = "tabular")]
+mod tabular;

@@ -13,8 +13,8 @@ use crate::format_v1::{
     ActivationRecord, LayerRecord, LossRecord, model_file, payload, valid_record,
 };
 use crate::support::{
-    CHECKPOINT_MAGIC, HEADER_LEN, MODEL_MAGIC, TempDir, assert_same_network, metadata,
-    random_network, reseal, seal, seal_version,
+    CHECKPOINT_MAGIC, CURRENT_VERSION, HEADER_LEN, MODEL_MAGIC, TempDir, assert_same_network,
+    metadata, random_network, reseal, seal, seal_version,
 };
 
 fn decode_err(bytes: &[u8]) -> CheckpointError {
@@ -71,7 +71,7 @@ fn the_same_model_gives_the_same_bytes() {
 fn the_header_is_as_documented() {
     let bytes = encode_model(&random_network::<f32>(3), &ModelMetadata::default()).unwrap();
     assert_eq!(&bytes[..8], MODEL_MAGIC);
-    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 1);
+    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), CURRENT_VERSION);
     let len = u64::from_le_bytes(bytes[12..20].try_into().unwrap());
     assert_eq!(len as usize, bytes.len() - HEADER_LEN);
     let crc = u32::from_le_bytes(bytes[20..24].try_into().unwrap());
@@ -123,9 +123,9 @@ fn header_errors_are_typed() {
     assert!(matches!(&err, CheckpointError::BadMagic { found } if found == b"\x89PNG\r\n\x1a\n"));
     assert!(err.to_string().starts_with("not an nn model or checkpoint"), "{err}");
     // Written by a newer version.
-    let newer = seal_version(MODEL_MAGIC, 2, &good[HEADER_LEN..]);
+    let newer = seal_version(MODEL_MAGIC, 3, &good[HEADER_LEN..]);
     let err = decode_err(&newer);
-    assert_eq!(err, CheckpointError::UnsupportedVersion { found: 2, supported: 1 });
+    assert_eq!(err, CheckpointError::UnsupportedVersion { found: 3, supported: 2 });
     assert!(err.to_string().contains("newer version"), "{err}");
     assert!(matches!(
         decode_err(&seal_version(MODEL_MAGIC, 0, &good[HEADER_LEN..])),
@@ -224,13 +224,13 @@ fn invalid_networks_are_rejected_by_the_constructors() {
         theta: vec![],
     };
     check(r, |e| matches!(e, nn_core::Error::ZeroWidth { layer_idx: 1, what: "n_outputs" }));
-    // Sizes whose product overflows: no allocation, no panic.
-    let mut r = valid_record();
-    r.layers[0].n_inputs = u64::MAX;
-    check(r, |e| matches!(e, nn_core::Error::ParameterCount { .. }));
-    let mut r = valid_record();
-    r.layers[0].n_outputs = u64::MAX / 2;
-    check(r, |e| matches!(e, nn_core::Error::ParameterCount { .. }));
+    // Sizes beyond the limits, whose product would overflow: no allocation, no panic.
+    for (n_inputs, n_outputs) in [(u64::MAX, 3), (2, u64::MAX / 2), (1 << 24, 1 << 24)] {
+        let mut r = valid_record();
+        r.layers[0].n_inputs = n_inputs;
+        r.layers[0].n_outputs = n_outputs;
+        check(r, |e| matches!(e, nn_core::Error::InvalidHyperparameter { .. }));
+    }
     // Hyper-parameters: a bad activation parameter, λ, class weights, the output activation.
     let mut r = valid_record();
     r.layers[0].activation = ActivationRecord::Elu { alpha: -1.0 };

@@ -111,8 +111,12 @@ pub(crate) fn assert_same_network<T: StoredFloat>(a: &Network<T>, b: &Network<T>
     assert_eq!(a, b);
 }
 
+/// The format version this build writes.
+pub(crate) const CURRENT_VERSION: u32 = 2;
+
 /// The bytes of a container file (magic, version 1, length, CRC-32) around `payload`, as the
-/// format's documentation describes it: tests use it to make files with a valid checksum.
+/// format's documentation describes it: tests use it to make files with a valid checksum, for
+/// the payloads of `format_v1`.
 pub(crate) fn seal(magic: &[u8; 8], payload: &[u8]) -> Vec<u8> {
     seal_version(magic, 1, payload)
 }

@@ -19,10 +19,14 @@ fn config(threads: usize) -> TrainConfig {
 
 #[test]
 fn the_same_seed_gives_bit_identical_parameters_with_1_2_4_and_8_threads() {
-    let data = blobs::<f32>(230, 12, 4, 3);
+    // Layers large enough for every parallel path of a step: the 4 shards run on the pool, the
+    // batch gather is split (50 samples ≥ 32), and the second layer's Θ (128 × 257) is split
+    // twice by the shard sum and by the optimizer's update (see optim.rs's unit test
+    // `the_determinism_test_takes_the_parallel_paths` for the thresholds).
+    let data = blobs::<f32>(230, 40, 4, 3);
     let mut results = Vec::new();
     for threads in [1, 2, 4, 8] {
-        let mut net = classifier::<f32>(&[12, 32, 16, 4], Activation::Relu, 5);
+        let mut net = classifier::<f32>(&[40, 256, 128, 4], Activation::Relu, 5);
         let mut trainer = Trainer::new(&net, config(threads)).unwrap();
         trainer.fit(&mut net, &data, None, &mut NoObserver).unwrap();
         results.push((threads, bits(&net), trainer.history().last().unwrap().train_loss.to_bits()));
@@ -37,7 +41,7 @@ fn the_same_seed_gives_bit_identical_parameters_with_1_2_4_and_8_threads() {
 fn faer_parallel_gemm_mode_trains_too() {
     let data = blobs::<f32>(100, 8, 2, 3);
     let mut net = classifier::<f32>(&[8, 16, 2], Activation::Relu, 5);
-    let config = TrainConfig::new(25, 0.05, OptimizerConfig::sgd(0.9))
+    let config = TrainConfig::new(25, 0.05, OptimizerConfig::sgd().with_momentum(0.9))
         .with_epochs(3)
         .with_threads(2)
         .with_parallelism(Parallelism::FaerGemm);
@@ -53,9 +57,8 @@ fn sharded_step_equals_the_unsharded_step_in_f64() {
     let mut updates = Vec::new();
     for shards in [1, 3, 5] {
         let mut net = start.clone();
-        let config = TrainConfig::new(37, 1.0, OptimizerConfig::sgd(0.0))
-            .with_shards(shards)
-            .with_threads(2);
+        let config =
+            TrainConfig::new(37, 1.0, OptimizerConfig::sgd()).with_shards(shards).with_threads(2);
         let mut trainer = Trainer::new(&net, config).unwrap();
         trainer.step(&mut net, data.inputs(), data.targets()).unwrap();
         // With plain SGD and lr = 1, θ_before − θ_after is the gradient.
@@ -81,7 +84,7 @@ fn resuming_from_the_state_continues_bit_identically() {
     let data = blobs::<f32>(90, 5, 3, 1);
     let schedule = Schedule::Cosine { t_max_epochs: 4, eta_min: 1e-4 };
     let make = || {
-        TrainConfig::new(16, 0.02, OptimizerConfig::adamw(0.01))
+        TrainConfig::new(16, 0.02, OptimizerConfig::adamw().with_weight_decay(0.01))
             .with_epochs(4)
             .with_dropout(0.1)
             .with_schedule(schedule)
@@ -109,7 +112,7 @@ fn resuming_from_the_state_continues_bit_identically() {
 fn partial_last_batch_is_kept() {
     let data = blobs::<f64>(23, 2, 2, 4);
     let mut net = classifier::<f64>(&[2, 3, 2], Activation::Tanh, 1);
-    let config = TrainConfig::new(10, 0.1, OptimizerConfig::sgd(0.0)).with_epochs(1);
+    let config = TrainConfig::new(10, 0.1, OptimizerConfig::sgd()).with_epochs(1);
     let mut trainer = Trainer::new(&net, config).unwrap();
     trainer.run_epoch(&mut net, &data).unwrap();
     assert_eq!(trainer.n_steps(), 3);
@@ -123,7 +126,7 @@ fn batches_smaller_than_the_shard_count_use_only_the_non_empty_shards() {
     let start = classifier::<f64>(&[3, 4, 2], Activation::Tanh, 3);
     let run = |shards: usize| {
         let mut net = start.clone();
-        let config = TrainConfig::new(10, 0.5, OptimizerConfig::sgd(0.0)).with_shards(shards);
+        let config = TrainConfig::new(10, 0.5, OptimizerConfig::sgd()).with_shards(shards);
         let mut trainer = Trainer::new(&net, config).unwrap();
         let first = data.head(10);
         trainer.step(&mut net, first.inputs(), first.targets()).unwrap();

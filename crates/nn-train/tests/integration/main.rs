@@ -6,6 +6,7 @@
     reason = "tests: a failure should stop them; exact comparisons are intended"
 )]
 
+mod defects;
 mod determinism;
 mod errors;
 mod optim;

@@ -6,8 +6,7 @@ use nn_core::{Activation, Dense, Gradients, Loss, Network, Targets, Workspace};
 use nn_linalg::Mat;
 use nn_train::Error;
 use nn_train::optim::{
-    AdamConfig, LayerState, Optimizer, OptimizerConfig, OptimizerState, RmsPropConfig, SgdConfig,
-    clip_grad_norm,
+    AdamConfig, LayerState, Optimizer, OptimizerConfig, OptimizerState, clip_grad_norm,
 };
 
 const THETA0: [[f64; 3]; 3] = [[0.5, -0.25, 0.75], [-0.5, 1.0, 0.125], [0.25, -0.75, -1.5]];
@@ -229,27 +228,36 @@ const RMSPROP_MOMENTUM_WD: Expected = (
 );
 
 fn sgd_config(momentum: f64, nesterov: bool, weight_decay: f64) -> OptimizerConfig {
-    OptimizerConfig::Sgd(SgdConfig { momentum, nesterov, weight_decay })
+    OptimizerConfig::sgd()
+        .with_momentum(momentum)
+        .with_nesterov(nesterov)
+        .with_weight_decay(weight_decay)
+        .into()
 }
 
 fn adam_config(weight_decay: f64) -> AdamConfig {
-    AdamConfig { weight_decay, ..AdamConfig::default() }
+    OptimizerConfig::adam().with_weight_decay(weight_decay)
 }
 
 fn rmsprop_config(alpha: f64, momentum: f64, weight_decay: f64) -> OptimizerConfig {
-    OptimizerConfig::RmsProp(RmsPropConfig { alpha, eps: 1e-8, momentum, weight_decay })
+    OptimizerConfig::rmsprop()
+        .with_alpha(alpha)
+        .with_eps(1e-8)
+        .with_momentum(momentum)
+        .with_weight_decay(weight_decay)
+        .into()
 }
 
 /// Every case of the reference script, with its configuration.
 fn cases() -> Vec<(&'static str, OptimizerConfig, Expected)> {
     vec![
-        ("sgd", OptimizerConfig::sgd(0.0), SGD),
-        ("sgd_momentum", OptimizerConfig::sgd(0.9), SGD_MOMENTUM),
+        ("sgd", OptimizerConfig::sgd().into(), SGD),
+        ("sgd_momentum", OptimizerConfig::sgd().with_momentum(0.9).into(), SGD_MOMENTUM),
         ("sgd_nesterov_wd", sgd_config(0.9, true, 0.1), SGD_NESTEROV_WD),
-        ("adam", OptimizerConfig::adam(), ADAM),
+        ("adam", OptimizerConfig::adam().into(), ADAM),
         ("adam_wd", OptimizerConfig::Adam(adam_config(0.1)), ADAM_WD),
-        ("adamw", OptimizerConfig::adamw(0.1), ADAMW),
-        ("rmsprop", OptimizerConfig::rmsprop(), RMSPROP),
+        ("adamw", OptimizerConfig::adamw().with_weight_decay(0.1).into(), ADAMW),
+        ("rmsprop", OptimizerConfig::rmsprop().into(), RMSPROP),
         ("rmsprop_momentum_wd", rmsprop_config(0.9, 0.9, 0.05), RMSPROP_MOMENTUM_WD),
     ]
 }
@@ -318,7 +326,7 @@ fn weight_decay_never_touches_the_bias_column() {
         sgd_config(0.0, false, 0.5),
         sgd_config(0.9, true, 0.5),
         OptimizerConfig::Adam(adam_config(0.5)),
-        OptimizerConfig::adamw(0.5),
+        OptimizerConfig::adamw().with_weight_decay(0.5).into(),
         rmsprop_config(0.99, 0.0, 0.5),
         rmsprop_config(0.99, 0.9, 0.5),
     ];
@@ -373,7 +381,7 @@ fn state_round_trip_is_bitwise_and_continues_identically() {
 #[test]
 fn state_buffers_are_theta_shaped_and_column_major() {
     let net = tiny_net();
-    let mut opt = Optimizer::new(OptimizerConfig::sgd(0.5), &net).unwrap();
+    let mut opt = Optimizer::new(OptimizerConfig::sgd().with_momentum(0.5), &net).unwrap();
     let mut net2 = net.clone();
     let grads = grads_at(0);
     opt.step(&mut net2, &grads, 0.1).unwrap();
@@ -391,13 +399,16 @@ fn state_buffers_are_theta_shaped_and_column_major() {
 }
 
 fn is_mismatch<T>(result: Result<T, Error>) -> bool {
-    matches!(result.err(), Some(Error::StateMismatch { .. }))
+    matches!(
+        result.err(),
+        Some(Error::StateSize { .. } | Error::StateValue { .. } | Error::LayerShape { .. })
+    )
 }
 
 #[test]
 fn from_state_rejects_states_that_do_not_fit() {
     let net = tiny_net();
-    let adam = OptimizerConfig::adam();
+    let adam: OptimizerConfig = OptimizerConfig::adam().into();
     let good = Optimizer::new(adam, &net).unwrap().state();
     assert!(Optimizer::from_state(adam, &net, good.clone()).is_ok());
 
@@ -408,7 +419,11 @@ fn from_state_rejects_states_that_do_not_fit() {
     let mut short = good.clone();
     short.layers[1].exp_avg.pop();
     let err = Optimizer::from_state(adam, &net, short).unwrap_err();
-    assert!(err.to_string().contains("layer 1 exp_avg: expected 8 values, found 7"), "{err}");
+    assert_eq!(
+        err,
+        Error::StateSize { what: "exp_avg", layer_idx: Some(1), expected: 8, found: 7 }
+    );
+    assert_eq!(err.to_string(), "exp_avg of layer 1: expected 8, found 7");
 
     let mut extra = good.clone();
     extra.layers[0].momentum = vec![0.0; 9];
@@ -416,21 +431,28 @@ fn from_state_rejects_states_that_do_not_fit() {
 
     let mut nan = good.clone();
     nan.layers[0].exp_avg[4] = f64::NAN;
-    assert!(is_mismatch(Optimizer::from_state(adam, &net, nan)));
+    assert!(matches!(
+        Optimizer::from_state(adam, &net, nan),
+        Err(Error::StateValue { what: "exp_avg", layer_idx: Some(0), index: 4, .. })
+    ));
 
     let mut negative = good.clone();
     negative.layers[0].exp_avg_sq[0] = -1e-3;
     assert!(is_mismatch(Optimizer::from_state(adam, &net, negative)));
 
     // An Adam state does not fit SGD with momentum, nor a network of other sizes.
-    assert!(is_mismatch(Optimizer::from_state(OptimizerConfig::sgd(0.9), &net, good.clone())));
+    assert!(is_mismatch(Optimizer::from_state(
+        OptimizerConfig::sgd().with_momentum(0.9),
+        &net,
+        good.clone()
+    )));
     let other = other_net();
     assert!(is_mismatch(Optimizer::from_state(adam, &other, good)));
 
     // A hand-built state for plain SGD: every buffer empty.
     let empty = LayerState { momentum: vec![], exp_avg: vec![], exp_avg_sq: vec![] };
     let sgd_state = OptimizerState { step: 7, layers: vec![empty.clone(), empty] };
-    let sgd = Optimizer::from_state(OptimizerConfig::sgd(0.0), &net, sgd_state).unwrap();
+    let sgd = Optimizer::from_state(OptimizerConfig::sgd(), &net, sgd_state).unwrap();
     assert_eq!(sgd.n_steps(), 7);
 }
 
@@ -479,7 +501,11 @@ fn invalid_name<T>(result: Result<T, Error>) -> Option<&'static str> {
 fn bad_hyperparameters_are_errors() {
     let net = tiny_net();
     let adam = |beta1, beta2, eps, weight_decay| {
-        OptimizerConfig::Adam(AdamConfig { beta1, beta2, eps, weight_decay })
+        OptimizerConfig::adam()
+            .with_betas(beta1, beta2)
+            .with_eps(eps)
+            .with_weight_decay(weight_decay)
+            .into()
     };
     let bad = [
         (sgd_config(1.0, false, 0.0), "momentum"),
@@ -492,11 +518,11 @@ fn bad_hyperparameters_are_errors() {
         (adam(0.9, -0.5, 1e-8, 0.0), "beta2"),
         (adam(0.9, 0.999, 0.0, 0.0), "eps"),
         (adam(0.9, 0.999, f64::NAN, 0.0), "eps"),
-        (OptimizerConfig::adamw(-0.01), "weight_decay"),
+        (OptimizerConfig::adamw().with_weight_decay(-0.01).into(), "weight_decay"),
         (rmsprop_config(1.0, 0.0, 0.0), "alpha"),
         (rmsprop_config(0.99, 1.0, 0.0), "momentum"),
         (rmsprop_config(0.99, 0.0, -1.0), "weight_decay"),
-        (OptimizerConfig::RmsProp(RmsPropConfig { eps: 0.0, ..RmsPropConfig::default() }), "eps"),
+        (OptimizerConfig::rmsprop().with_eps(0.0).into(), "eps"),
     ];
     for (config, name) in bad {
         assert_eq!(invalid_name(config.validate()), Some(name), "{config:?}");
@@ -510,7 +536,7 @@ fn bad_hyperparameters_are_errors() {
     }
     let mut net = tiny_net();
     let grads = grads_at(0);
-    let mut opt = Optimizer::new(OptimizerConfig::sgd(0.9), &net).unwrap();
+    let mut opt = Optimizer::new(OptimizerConfig::sgd().with_momentum(0.9), &net).unwrap();
     let before = net.clone();
     for lr in [-0.1, f64::NAN, f64::INFINITY] {
         assert_eq!(invalid_name(opt.step(&mut net, &grads, lr)), Some("learning_rate"));
@@ -546,10 +572,13 @@ fn clip_grad_norm_matches_pytorch() {
         assert_eq!(invalid_name(clip_grad_norm(&mut grads, max_norm)), Some("max_norm"));
     }
 
-    // A NaN gradient: the norm says so and nothing is scaled.
+    // A NaN gradient: reported, and nothing is scaled.
     let mut bad = original.clone();
     bad.layer_mut(0).unwrap()[(1, 1)] = f64::NAN;
-    assert!(clip_grad_norm(&mut bad, 1.0).unwrap().is_nan());
+    assert!(matches!(
+        clip_grad_norm(&mut bad, 1.0),
+        Err(nn_train::Error::NonFiniteGradient { norm }) if norm.is_nan()
+    ));
     assert_eq!(bad.layer(1).unwrap()[(1, 3)], 12.0);
 }
 
@@ -557,7 +586,8 @@ fn clip_grad_norm_matches_pytorch() {
 fn adam_and_sgd_fit_xor() {
     let x = Mat::<f64>::from_fn(2, 4, |i, j| f64::from(u8::from((j >> i) & 1 == 1)));
     let y = [0, 1, 1, 0];
-    for (config, lr) in [(OptimizerConfig::adam(), 0.05), (sgd_config(0.9, true, 1e-4), 0.2)] {
+    for (config, lr) in [(OptimizerConfig::adam().into(), 0.05), (sgd_config(0.9, true, 1e-4), 0.2)]
+    {
         let mut net = Network::<f64>::builder(2, Loss::SoftmaxCrossEntropy)
             .layer(8, Activation::Tanh)
             .layer(2, Activation::Identity)

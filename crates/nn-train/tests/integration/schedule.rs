@@ -241,7 +241,7 @@ fn state_round_trip_continues_identically() {
 }
 
 fn is_mismatch(result: Result<LrScheduler, Error>) -> bool {
-    matches!(result.err(), Some(Error::StateMismatch { .. }))
+    matches!(result.err(), Some(Error::StateValue { .. }))
 }
 
 #[test]

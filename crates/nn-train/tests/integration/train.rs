@@ -3,6 +3,7 @@
 use nn_core::{Activation, Network, Targets};
 use nn_linalg::Mat;
 use nn_train::optim::OptimizerConfig;
+use nn_train::schedule::Schedule;
 use nn_train::{
     Control, Dataset, EarlyStopping, EpochReport, Error, NoObserver, Observer, TrainConfig, Trainer,
 };
@@ -14,7 +15,8 @@ fn xor_is_learned_with_a_fixed_seed() {
     let x = Mat::<f32>::from_fn(2, 4, |i, j| ((j >> i) & 1) as f32);
     let data = Dataset::classification(x, vec![0, 1, 1, 0], 2).unwrap();
     let mut net = classifier::<f32>(&[2, 4, 2], Activation::Tanh, 3);
-    let config = TrainConfig::new(4, 0.3, OptimizerConfig::sgd(0.9)).with_epochs(300);
+    let config =
+        TrainConfig::new(4, 0.3, OptimizerConfig::sgd().with_momentum(0.9)).with_epochs(300);
     let mut trainer = Trainer::new(&net, config).unwrap();
     trainer.fit(&mut net, &data, None, &mut NoObserver).unwrap();
     assert_eq!(net.predict(data.inputs()).unwrap(), vec![0, 1, 1, 0]);
@@ -61,10 +63,9 @@ fn early_stopping_restores_the_best_weights() {
     let flipped: Vec<usize> = train.labels().unwrap().iter().map(|l| 1 - l).collect();
     let val = Dataset::classification(train.inputs().to_owned(), flipped, 2).unwrap();
     let mut net = classifier::<f64>(&[4, 8, 2], Activation::Tanh, 2);
-    let es = EarlyStopping { patience: 3, min_delta: 0.0, restore_best: true };
-    let config = TrainConfig::new(16, 0.1, OptimizerConfig::sgd(0.0))
-        .with_epochs(50)
-        .with_early_stopping(es);
+    let es = EarlyStopping::new(3);
+    let config =
+        TrainConfig::new(16, 0.1, OptimizerConfig::sgd()).with_epochs(50).with_early_stopping(es);
     let mut trainer = Trainer::new(&net, config).unwrap();
     let mut rec = Recorder { params: vec![], stop_at: None, batches: 0 };
     let report = trainer.fit(&mut net, &train, Some(&val), &mut rec).unwrap();
@@ -85,7 +86,8 @@ fn early_stopping_restores_the_best_weights() {
 fn an_observer_can_stop_training() {
     let data = blobs::<f64>(40, 3, 2, 5);
     let mut net = classifier::<f64>(&[3, 5, 2], Activation::Relu, 1);
-    let config = TrainConfig::new(8, 0.05, OptimizerConfig::sgd(0.9)).with_epochs(20);
+    let config =
+        TrainConfig::new(8, 0.05, OptimizerConfig::sgd().with_momentum(0.9)).with_epochs(20);
     let mut trainer = Trainer::new(&net, config).unwrap();
     let mut rec = Recorder { params: vec![], stop_at: Some(2), batches: 0 };
     let report = trainer.fit(&mut net, &data, None, &mut rec).unwrap();
@@ -95,10 +97,48 @@ fn an_observer_can_stop_training() {
 }
 
 #[test]
+fn run_epoch_then_end_epoch_trains_exactly_as_fit() {
+    // A step schedule halving the rate every epoch: without `end_epoch` the loop would keep the
+    // first rate, and the parameters would differ from `fit`'s.
+    let data = blobs::<f64>(40, 3, 2, 5);
+    let config = TrainConfig::new(8, 0.05, OptimizerConfig::sgd().with_momentum(0.9))
+        .with_epochs(3)
+        .with_schedule(Schedule::Step { step_epochs: 1, gamma: 0.5 });
+    let mut fitted = classifier::<f64>(&[3, 5, 2], Activation::Relu, 1);
+    let mut looped = fitted.clone();
+    Trainer::new(&fitted, config.clone())
+        .unwrap()
+        .fit(&mut fitted, &data, None, &mut NoObserver)
+        .unwrap();
+    let mut trainer = Trainer::new(&looped, config).unwrap();
+    for epoch in 0..3 {
+        let report = trainer.run_epoch(&mut looped, &data).unwrap();
+        assert_eq!(trainer.learning_rate(), 0.05 * 0.5f64.powi(epoch));
+        trainer.end_epoch(Some(report.train_loss)).unwrap();
+        assert_eq!(trainer.epoch(), epoch as usize + 1);
+    }
+    assert_eq!(trainer.learning_rate(), 0.05 * 0.125);
+    assert_eq!(bits(&looped), bits(&fitted));
+}
+
+#[test]
+fn end_epoch_without_the_metric_reduce_on_plateau_needs_is_an_error() {
+    let net = classifier::<f64>(&[3, 5, 2], Activation::Relu, 1);
+    let config = TrainConfig::new(8, 0.05, OptimizerConfig::sgd().with_momentum(0.9))
+        .with_schedule(Schedule::reduce_on_plateau());
+    let mut trainer = Trainer::new(&net, config).unwrap();
+    let err = trainer.end_epoch(None).unwrap_err();
+    assert!(matches!(err, Error::InvalidHyperparameter { name: "metric", .. }), "{err}");
+    assert_eq!(trainer.epoch(), 0);
+    trainer.end_epoch(Some(1.0)).unwrap();
+    assert_eq!(trainer.epoch(), 1);
+}
+
+#[test]
 fn divergence_is_an_error_and_leaves_the_parameters_as_they_were() {
     let mut net = classifier::<f32>(&[2, 3, 2], Activation::Relu, 1);
     let before = bits(&net);
-    let config = TrainConfig::new(4, 0.1, OptimizerConfig::sgd(0.0));
+    let config = TrainConfig::new(4, 0.1, OptimizerConfig::sgd());
     let mut trainer = Trainer::new(&net, config).unwrap();
     let x = Mat::<f32>::from_fn(2, 4, |_, j| if j == 2 { f32::INFINITY } else { 1.0 });
     let err = trainer.step(&mut net, x.as_ref(), Targets::Classes(&[0, 1, 0, 1])).unwrap_err();
@@ -111,7 +151,7 @@ fn divergence_is_an_error_and_leaves_the_parameters_as_they_were() {
 fn diverge<T: nn_core::Float>() -> Result<String, Error> {
     let data = blobs::<T>(64, 4, 3, 2);
     let mut net = classifier::<T>(&[4, 16, 16, 3], Activation::Relu, 1);
-    let config = TrainConfig::new(8, 1e6, OptimizerConfig::adamw(0.01)).with_epochs(100);
+    let config = TrainConfig::new(8, 1e6, OptimizerConfig::adamw()).with_epochs(100);
     let mut trainer = Trainer::new(&net, config).unwrap();
     let report = trainer.fit(&mut net, &data, None, &mut NoObserver)?;
     Ok(format!("{report:?}, last loss {:?}", trainer.history().last().map(|h| h.train_loss)))
@@ -169,8 +209,76 @@ fn evaluation_metrics_agree_with_predictions() {
     let confusion = eval.confusion.unwrap();
     assert_eq!(confusion.total(), 50);
     assert_eq!(eval.top5_accuracy, Some(1.0));
-    assert!(eval.mse.is_none());
+    assert!(eval.regression.is_none() && eval.multilabel.is_none());
     // The loss is the mean data loss, without any penalty, whatever the batch size.
     let eval_all = nn_train::evaluate(&net, &data, 1000).unwrap();
     assert!((eval.loss - eval_all.loss).abs() < 1e-12);
+}
+
+#[test]
+fn a_linear_regression_is_learned_and_evaluated_with_regression_metrics() {
+    // y = (2x₀ − x₁ + 0.5, x₀ + x₁): a linear network fits it exactly.
+    let n = 64;
+    let x = Mat::<f64>::from_fn(2, n, |i, j| ((j * (i + 3)) % 17) as f64 / 8.0 - 1.0);
+    let y = Mat::<f64>::from_fn(2, n, |i, j| {
+        if i == 0 { 2.0 * x[(0, j)] - x[(1, j)] + 0.5 } else { x[(0, j)] + x[(1, j)] }
+    });
+    let data = Dataset::regression(x, y.clone()).unwrap();
+    let mut net: Network<f64> = Network::builder(2, nn_core::Loss::MeanSquaredError)
+        .layer(2, Activation::Identity)
+        .build(&mut crate::support::rng(0))
+        .unwrap();
+    let config =
+        TrainConfig::new(16, 0.1, OptimizerConfig::sgd().with_momentum(0.9)).with_epochs(150);
+    let mut trainer = Trainer::new(&net, config).unwrap();
+    trainer.fit(&mut net, &data, None, &mut NoObserver).unwrap();
+    let eval = nn_train::evaluate(&net, &data, 10).unwrap();
+    assert!(eval.accuracy.is_none() && eval.confusion.is_none() && eval.multilabel.is_none());
+    let m = eval.regression.unwrap();
+    assert!(m.r2 > 0.9999 && m.rmse < 1e-2, "{m:?}");
+    // The metrics over batches of 10 are those of the whole output at once.
+    let whole = nn_core::metrics::regression_metrics(
+        net.predict_proba(data.inputs()).unwrap().as_ref(),
+        y.as_ref(),
+    )
+    .unwrap();
+    assert!((m.mse - whole.mse).abs() <= 1e-15 + 1e-12 * whole.mse);
+    for (a, b) in m.r2_per_output.iter().zip(&whole.r2_per_output) {
+        assert!((a - b).abs() < 1e-12);
+    }
+    // The loss is L1, ½ Σ over the outputs: with 2 outputs, the mean over them, the MSE.
+    assert!((eval.loss - m.mse).abs() <= 1e-12 * m.mse.max(1e-300), "{} vs {}", eval.loss, m.mse);
+}
+
+#[test]
+fn a_multilabel_problem_is_learned_and_evaluated_with_multilabel_metrics() {
+    // Label 0: x₀ > 0; label 1: x₁ > 0; label 2: both.
+    let n = 80;
+    let x = Mat::<f32>::from_fn(2, n, |i, j| ((j * (2 * i + 5)) % 19) as f32 / 9.0 - 1.0);
+    let y = Mat::<f32>::from_fn(3, n, |i, j| {
+        let (a, b) = (x[(0, j)] > 0.0, x[(1, j)] > 0.0);
+        f32::from(u8::from([a, b, a && b][i]))
+    });
+    let data = Dataset::multilabel(x, y).unwrap();
+    let mut net: Network<f32> = Network::builder(2, nn_core::Loss::SigmoidBinaryCrossEntropy)
+        .layer(16, Activation::Tanh)
+        .layer(3, Activation::Identity)
+        .build(&mut crate::support::rng(2))
+        .unwrap();
+    let config = TrainConfig::new(16, 0.05, OptimizerConfig::adam()).with_epochs(200);
+    let mut trainer = Trainer::new(&net, config).unwrap();
+    trainer.fit(&mut net, &data, None, &mut NoObserver).unwrap();
+    let eval = nn_train::evaluate(&net, &data, 32).unwrap();
+    assert!(eval.accuracy.is_none() && eval.regression.is_none());
+    let m = eval.multilabel.unwrap();
+    assert!(m.subset_accuracy >= 0.95 && m.micro_f1 >= 0.95, "{m:?}");
+    // A wrong sample has 1 to 3 of its 3 labels wrong.
+    let wrong = 1.0 - m.subset_accuracy;
+    assert!(m.hamming_loss >= wrong / 3.0 - 1e-12 && m.hamming_loss <= wrong + 1e-12);
+    let whole = nn_core::metrics::multilabel_metrics(
+        net.predict_proba(data.inputs()).unwrap().as_ref(),
+        data.target_matrix().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(m, whole, "batches of 32 count what the whole does");
 }

@@ -1,0 +1,182 @@
+//! `Predictor`: the same results as `Network::predict_proba`/`predict`, the same bits for any
+//! chunk size and thread count, the batch-1 path equal to the batched one, and every error.
+
+use nn_core::{Activation, Error, Loss, Network, Predictor};
+use nn_linalg::{Float, Mat, MatRef};
+
+use crate::support::{net, rng, uniform_mat};
+
+fn inputs<T: Float>(rows: usize, cols: usize, seed: u64) -> Mat<T> {
+    let x = uniform_mat(&mut rng(seed), rows, cols, -1.0, 1.0);
+    Mat::from_fn(rows, cols, |i, j| T::from_f64(x[(i, j)]))
+}
+
+/// One network per loss (and both kinds of sigmoid output), in f64 and cast to f32.
+fn networks() -> Vec<Network<f64>> {
+    vec![
+        net(
+            &[784, 256, 128, 10],
+            Activation::Relu,
+            Loss::SoftmaxCrossEntropy,
+            Activation::Identity,
+            1,
+        ),
+        net(
+            &[12, 9, 5],
+            Activation::Gelu,
+            Loss::SigmoidBinaryCrossEntropy,
+            Activation::Identity,
+            2,
+        ),
+        net(&[6, 7, 1], Activation::Tanh, Loss::SigmoidBinaryCrossEntropy, Activation::Identity, 3),
+        net(&[5, 8, 3], Activation::Silu, Loss::MeanSquaredError, Activation::Sigmoid, 4),
+    ]
+}
+
+fn bits<T: Float>(m: MatRef<'_, T>) -> Vec<u64> {
+    (0..m.ncols()).flat_map(|j| (0..m.nrows()).map(move |i| m[(i, j)].to_bits_u64())).collect()
+}
+
+fn check_against_network<T: Float>(net: &Network<T>) {
+    for n in [0usize, 1, 2, 7, 300] {
+        let x = inputs::<T>(net.n_inputs(), n, 10 + n as u64);
+        let expected = net.predict_proba(x.as_ref()).unwrap();
+        for chunk in [1, 64, 1000] {
+            let mut p = Predictor::new(net, chunk).unwrap();
+            let mut out = Mat::<T>::zeros(net.n_outputs(), n);
+            p.predict_proba_into(x.as_ref(), out.as_mut()).unwrap();
+            if n == 1 {
+                // predict_proba runs one column through faer's matrix-vector path, which rounds
+                // differently from the matrix-matrix one the predictor always uses.
+                for i in 0..net.n_outputs() {
+                    let (a, b) = (out[(i, 0)].to_f64(), expected[(i, 0)].to_f64());
+                    assert!((a - b).abs() <= 1e-5 * b.abs().max(1e-3), "{a} vs {b}");
+                }
+            } else {
+                assert_eq!(bits(out.as_ref()), bits(expected.as_ref()), "n={n} chunk={chunk}");
+            }
+            let mut classes = vec![usize::MAX; n];
+            p.predict_into(x.as_ref(), &mut classes).unwrap();
+            let expected_classes: Vec<usize> =
+                (0..n).map(|j| net.class_of(out.col_as_slice(j))).collect();
+            assert_eq!(classes, expected_classes);
+            if n >= 2 {
+                assert_eq!(classes, net.predict(x.as_ref()).unwrap());
+            }
+        }
+    }
+}
+
+#[test]
+fn predictor_gives_what_network_predict_proba_gives() {
+    for net in networks() {
+        check_against_network(&net);
+        check_against_network(&net.cast::<f32>());
+    }
+}
+
+/// The outputs of every sample, predicted with `chunk` samples per pass on `threads` threads.
+fn all_outputs<T: Float>(
+    net: &Network<T>,
+    x: MatRef<'_, T>,
+    chunk: usize,
+    threads: usize,
+) -> Vec<u64> {
+    let mut out = Mat::<T>::zeros(net.n_outputs(), x.ncols());
+    let p = Predictor::new(net, chunk).unwrap();
+    #[cfg(feature = "rayon")]
+    let p = p.with_threads(threads).unwrap();
+    #[cfg(not(feature = "rayon"))]
+    assert_eq!(threads, 1);
+    let mut p = p;
+    let pool = rayon_pool(threads);
+    run_in(&pool, || p.predict_proba_into(x, out.as_mut()).unwrap());
+    bits(out.as_ref())
+}
+
+#[cfg(feature = "rayon")]
+fn rayon_pool(threads: usize) -> Option<rayon::ThreadPool> {
+    Some(rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap())
+}
+#[cfg(not(feature = "rayon"))]
+fn rayon_pool(_: usize) -> Option<()> {
+    None
+}
+#[cfg(feature = "rayon")]
+fn run_in<R: Send>(pool: &Option<rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
+    pool.as_ref().unwrap().install(f)
+}
+#[cfg(not(feature = "rayon"))]
+fn run_in<R>(_: &Option<()>, f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+fn thread_counts() -> Vec<usize> {
+    if cfg!(feature = "rayon") { vec![1, 2, 3, 4] } else { vec![1] }
+}
+
+#[test]
+fn outputs_are_the_same_bits_for_any_chunk_size_and_thread_count() {
+    for net in networks() {
+        let net = net.cast::<f32>();
+        let x = inputs::<f32>(net.n_inputs(), 157, 7);
+        let reference = all_outputs(&net, x.as_ref(), 157, 1);
+        for chunk in [1, 2, 3, 16, 64, 100, 1000] {
+            for threads in thread_counts() {
+                assert_eq!(
+                    all_outputs(&net, x.as_ref(), chunk, threads),
+                    reference,
+                    "{:?}: chunk {chunk}, {threads} threads",
+                    net.sizes()
+                );
+            }
+        }
+        // The batch-1 path: each sample alone gives its column of the batch, bit for bit.
+        let mut p = Predictor::new(&net, 1).unwrap();
+        let n_out = net.n_outputs();
+        for j in [0, 1, 56, 156] {
+            let col: Vec<f32> = (0..net.n_inputs()).map(|i| x[(i, j)]).collect();
+            let one: Vec<u64> =
+                p.predict_one(&col).unwrap().iter().map(|v| v.to_bits_u64()).collect();
+            assert_eq!(one, reference[j * n_out..(j + 1) * n_out], "sample {j}");
+            let class = p.classify_one(&col).unwrap();
+            let mut batch_classes = vec![0; 157];
+            p.predict_into(x.as_ref(), &mut batch_classes).unwrap();
+            assert_eq!(class, batch_classes[j]);
+        }
+    }
+}
+
+#[test]
+fn predictor_errors_say_what_was_expected() {
+    let net = networks().remove(3).cast::<f32>(); // 5-8-3
+    assert!(matches!(Predictor::new(&net, 0), Err(Error::BatchSize { found: 0, .. })));
+    let mut p = Predictor::new(&net, 4).unwrap();
+    let x = inputs::<f32>(4, 3, 1);
+    let mut out = Mat::<f32>::zeros(3, 3);
+    assert!(matches!(
+        p.predict_proba_into(x.as_ref(), out.as_mut()),
+        Err(Error::InputRows { expected: 5, found: 4 })
+    ));
+    let x = inputs::<f32>(5, 3, 1);
+    let mut wrong = Mat::<f32>::zeros(3, 2);
+    let err = p.predict_proba_into(x.as_ref(), wrong.as_mut()).unwrap_err();
+    assert!(matches!(err, Error::Shape(_)));
+    assert_eq!(err.to_string(), "Predictor::predict_proba_into: out expected 3×3, found 3×2");
+    let mut classes = vec![0; 2];
+    assert!(matches!(
+        p.predict_into(x.as_ref(), &mut classes),
+        Err(Error::LabelCount { expected: 3, found: 2 })
+    ));
+    assert!(matches!(p.predict_one(&[1.0; 4]), Err(Error::InputRows { expected: 5, found: 4 })));
+    assert!(matches!(p.classify_one(&[]), Err(Error::InputRows { expected: 5, found: 0 })));
+    #[cfg(feature = "rayon")]
+    assert!(matches!(
+        Predictor::new(&net, 4).unwrap().with_threads(0),
+        Err(Error::InvalidHyperparameter { .. })
+    ));
+    // Nothing to predict is not an error.
+    let empty = inputs::<f32>(5, 0, 1);
+    p.predict_proba_into(empty.as_ref(), Mat::<f32>::zeros(3, 0).as_mut()).unwrap();
+    p.predict_into(empty.as_ref(), &mut []).unwrap();
+}

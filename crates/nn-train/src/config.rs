@@ -1,0 +1,294 @@
+//! The training configuration: [`TrainConfig`], [`EarlyStopping`] and [`Parallelism`].
+
+use nn_core::{Dropout, Float, Network};
+
+use crate::Error;
+use crate::error::check_param;
+use crate::optim::OptimizerConfig;
+use crate::schedule::{LrScheduler, Schedule};
+
+/// How a training step uses several threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Parallelism {
+    /// The batch is cut into [`TrainConfig::n_shards`] shards; each runs forward and backward with
+    /// sequential GEMMs on its own buffers, on the trainer's rayon pool, and the shard gradients
+    /// are summed in shard order. The result does not depend on the number of threads: the same
+    /// seed gives bit-identical parameters with 1, 2, 4 or 8 threads.
+    Shards,
+    /// One shard; faer's own parallel GEMM uses the pool's threads inside each product. Not
+    /// bit-identical across thread counts. Faster only for very wide layers.
+    FaerGemm,
+}
+
+/// Early stopping: stop when the monitored loss (validation loss, or training loss without a
+/// validation set) has not improved by more than `min_delta` for `patience` epochs.
+///
+/// ```
+/// use nn_train::EarlyStopping;
+///
+/// let es = EarlyStopping::new(5).with_min_delta(1e-4);
+/// assert_eq!((es.patience, es.min_delta, es.restore_best), (5, 1e-4, true));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct EarlyStopping {
+    /// Epochs without improvement before stopping (≥ 1).
+    pub patience: usize,
+    /// The smallest decrease that counts as an improvement (≥ 0).
+    pub min_delta: f64,
+    /// Put back the parameters of the best epoch when stopping (and at the end of `fit`).
+    pub restore_best: bool,
+}
+
+impl EarlyStopping {
+    /// Stop after `patience` epochs without improvement; any decrease counts (`min_delta = 0`),
+    /// and the best epoch's parameters are restored (`restore_best = true`).
+    #[must_use]
+    pub fn new(patience: usize) -> Self {
+        EarlyStopping { patience, min_delta: 0.0, restore_best: true }
+    }
+
+    /// Sets the smallest decrease that counts as an improvement.
+    #[must_use]
+    pub fn with_min_delta(mut self, min_delta: f64) -> Self {
+        self.min_delta = min_delta;
+        self
+    }
+
+    /// Whether to restore the best epoch's parameters.
+    #[must_use]
+    pub fn with_restore_best(mut self, restore_best: bool) -> Self {
+        self.restore_best = restore_best;
+        self
+    }
+}
+
+/// Everything that configures training. The values without a universal default are arguments
+/// of [`TrainConfig::new`]; the others have defaults, changed with the `with_*` methods. The
+/// struct is `#[non_exhaustive]`: fields will be added, with defaults, without breaking callers.
+///
+/// ```
+/// use nn_train::optim::OptimizerConfig;
+/// use nn_train::schedule::Schedule;
+/// use nn_train::{EarlyStopping, TrainConfig};
+///
+/// let config = TrainConfig::new(128, 1e-3, OptimizerConfig::adamw().with_weight_decay(1e-4))
+///     .with_epochs(15)
+///     .with_schedule(Schedule::Cosine { t_max_epochs: 15, eta_min: 0.0 })
+///     .with_dropout(0.1)
+///     .with_threads(2)
+///     .with_early_stopping(EarlyStopping::new(3));
+/// config.validate()?;
+/// # Ok::<(), nn_train::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct TrainConfig {
+    /// Samples per batch (the last batch of an epoch may be smaller).
+    pub batch_size: usize,
+    /// The base learning rate (the schedule scales it).
+    pub learning_rate: f64,
+    /// The update rule.
+    pub optimizer: OptimizerConfig,
+    /// The learning-rate schedule. Default: constant.
+    pub schedule: Schedule,
+    /// The total number of epochs `fit` runs (resumed ones included). Default: 10.
+    pub epochs: usize,
+    /// Shards per batch (part of the result: changing it changes the rounding). Default: 2.
+    pub n_shards: usize,
+    /// Threads of the trainer's pool. Default: 1.
+    pub n_threads: usize,
+    /// How threads are used. Default: [`Parallelism::Shards`].
+    pub parallelism: Parallelism,
+    /// Clip the gradient to this global norm. Default: none.
+    pub clip_norm: Option<f64>,
+    /// Inverted dropout rates: empty for none, one rate for every hidden layer, or one per hidden
+    /// layer ([`Trainer::new`](crate::Trainer::new) refuses any other length). Default: none.
+    pub dropout: Vec<f64>,
+    /// The seed of the shuffling and dropout random numbers. Default: 0.
+    pub seed: u64,
+    /// Early stopping. Default: none.
+    pub early_stopping: Option<EarlyStopping>,
+    /// Batch size of the evaluation passes. Default: 1000.
+    pub eval_batch_size: usize,
+}
+
+impl TrainConfig {
+    /// A configuration with the given batch size, learning rate and optimizer, and defaults for
+    /// the rest.
+    #[must_use]
+    pub fn new(
+        batch_size: usize,
+        learning_rate: f64,
+        optimizer: impl Into<OptimizerConfig>,
+    ) -> Self {
+        TrainConfig {
+            batch_size,
+            learning_rate,
+            optimizer: optimizer.into(),
+            schedule: Schedule::Constant,
+            epochs: 10,
+            n_shards: 2,
+            n_threads: 1,
+            parallelism: Parallelism::Shards,
+            clip_norm: None,
+            dropout: Vec::new(),
+            seed: 0,
+            early_stopping: None,
+            eval_batch_size: 1000,
+        }
+    }
+
+    /// Sets the batch size.
+    #[must_use]
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Sets the base learning rate.
+    #[must_use]
+    pub fn with_learning_rate(mut self, learning_rate: f64) -> Self {
+        self.learning_rate = learning_rate;
+        self
+    }
+
+    /// Sets the update rule.
+    #[must_use]
+    pub fn with_optimizer(mut self, optimizer: impl Into<OptimizerConfig>) -> Self {
+        self.optimizer = optimizer.into();
+        self
+    }
+
+    /// Sets the schedule.
+    #[must_use]
+    pub fn with_schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    /// Sets the number of epochs.
+    #[must_use]
+    pub fn with_epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+
+    /// Sets the number of shards per batch.
+    #[must_use]
+    pub fn with_shards(mut self, n_shards: usize) -> Self {
+        self.n_shards = n_shards;
+        self
+    }
+
+    /// Sets the number of threads.
+    #[must_use]
+    pub fn with_threads(mut self, n_threads: usize) -> Self {
+        self.n_threads = n_threads;
+        self
+    }
+
+    /// Sets how threads are used.
+    #[must_use]
+    pub fn with_parallelism(mut self, parallelism: Parallelism) -> Self {
+        self.parallelism = parallelism;
+        self
+    }
+
+    /// Clips gradients to a global norm.
+    #[must_use]
+    pub fn with_clip_norm(mut self, max_norm: f64) -> Self {
+        self.clip_norm = Some(max_norm);
+        self
+    }
+
+    /// Sets dropout: one rate for every hidden layer.
+    #[must_use]
+    pub fn with_dropout(mut self, rate: f64) -> Self {
+        self.dropout = vec![rate];
+        self
+    }
+
+    /// Sets dropout: one rate per hidden layer, first to last.
+    #[must_use]
+    pub fn with_dropout_rates(mut self, rates: Vec<f64>) -> Self {
+        self.dropout = rates;
+        self
+    }
+
+    /// Sets the seed.
+    #[must_use]
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets early stopping.
+    #[must_use]
+    pub fn with_early_stopping(mut self, early_stopping: EarlyStopping) -> Self {
+        self.early_stopping = Some(early_stopping);
+        self
+    }
+
+    /// Sets the batch size of evaluation passes.
+    #[must_use]
+    pub fn with_eval_batch_size(mut self, eval_batch_size: usize) -> Self {
+        self.eval_batch_size = eval_batch_size;
+        self
+    }
+
+    /// Checks every value.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperparameter`] naming the first bad value.
+    pub fn validate(&self) -> Result<(), Error> {
+        let max_batch = nn_core::MAX_BATCH as f64;
+        check_param("batch_size", self.batch_size as f64, "1 to 2^24", |v| {
+            (1.0..=max_batch).contains(&v)
+        })?;
+        check_param("learning_rate", self.learning_rate, "a finite number > 0", |v| v > 0.0)?;
+        check_param("n_shards", self.n_shards as f64, "1 to 1024", |v| {
+            (1.0..=1024.0).contains(&v)
+        })?;
+        check_param("n_threads", self.n_threads as f64, "1 to 1024", |v| {
+            (1.0..=1024.0).contains(&v)
+        })?;
+        check_param("eval_batch_size", self.eval_batch_size as f64, "1 to 2^24", |v| {
+            (1.0..=max_batch).contains(&v)
+        })?;
+        if let Some(c) = self.clip_norm {
+            check_param("clip_norm", c, "a finite number > 0", |v| v > 0.0)?;
+        }
+        for &p in &self.dropout {
+            check_param("dropout", p, "a number in [0, 1)", |v| (0.0..1.0).contains(&v))?;
+        }
+        if let Some(e) = self.early_stopping {
+            check_param("early_stopping patience", e.patience as f64, "at least 1", |v| v >= 1.0)?;
+            check_param("early_stopping min_delta", e.min_delta, "a finite number ≥ 0", |v| {
+                v >= 0.0
+            })?;
+        }
+        self.optimizer.validate()?;
+        LrScheduler::new(self.learning_rate, self.schedule)?;
+        Ok(())
+    }
+
+    /// The dropout of `net`'s hidden layers: none, one rate for all, or one rate each.
+    ///
+    /// # Errors
+    /// [`nn_core::Error::DropoutRates`] for a list of another length (neither 0, 1 nor the
+    /// number of hidden layers).
+    pub fn dropout_for<T: Float>(&self, net: &Network<T>) -> Result<Dropout, Error> {
+        let n_hidden = net.layers().len() - 1;
+        let rates = match self.dropout.len() {
+            0 => vec![0.0; n_hidden],
+            1 => vec![self.dropout[0]; n_hidden],
+            n if n == n_hidden => self.dropout.clone(),
+            found => {
+                return Err(nn_core::Error::DropoutRates { expected: n_hidden, found }.into());
+            }
+        };
+        Ok(Dropout::new(rates)?)
+    }
+}

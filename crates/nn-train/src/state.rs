@@ -1,0 +1,142 @@
+//! The state of a training run, enough to continue it bit-identically: [`TrainerState`].
+//!
+//! These are plain data (every field public, so that `nn-io` can rebuild them from its own
+//! private file records); [`Trainer::resume`](crate::Trainer::resume) checks them against the
+//! network and the configuration.
+
+use nn_core::rng::{ChaCha8Rng, SeedableRng};
+
+use crate::Error;
+use crate::optim::OptimizerState;
+use crate::report::EpochReport;
+use crate::schedule::ScheduleState;
+
+/// The state of early stopping.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EarlyStoppingState<T> {
+    /// The lowest monitored loss so far.
+    pub best_loss: f64,
+    /// Its epoch.
+    pub best_epoch: Option<usize>,
+    /// Epochs since the last improvement.
+    pub bad_epochs: usize,
+    /// The parameters of the best epoch (every Θ, column-major), kept when `restore_best` is on.
+    pub best_params: Option<Vec<Vec<T>>>,
+}
+
+impl<T> Default for EarlyStoppingState<T> {
+    fn default() -> Self {
+        EarlyStoppingState {
+            best_loss: f64::INFINITY,
+            best_epoch: None,
+            bad_epochs: 0,
+            best_params: None,
+        }
+    }
+}
+
+/// The exact state of a ChaCha8 generator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RngState {
+    /// The 32-byte key.
+    pub seed: [u8; 32],
+    /// The stream.
+    pub stream: u64,
+    /// The position in the stream, in 32-bit words.
+    pub word_pos: u128,
+}
+
+impl RngState {
+    /// The state of `rng`.
+    #[must_use]
+    pub fn of(rng: &ChaCha8Rng) -> Self {
+        RngState { seed: rng.get_seed(), stream: rng.get_stream(), word_pos: rng.get_word_pos() }
+    }
+
+    /// A generator in this state.
+    #[must_use]
+    pub fn to_rng(&self) -> ChaCha8Rng {
+        let mut rng = ChaCha8Rng::from_seed(self.seed);
+        rng.set_stream(self.stream);
+        rng.set_word_pos(self.word_pos);
+        rng
+    }
+}
+
+/// Where an epoch that an observer stopped after one of its batches stands, so that the next
+/// `fit` finishes it exactly: the same permutation, the remaining batches, and the sums that the
+/// epoch's report needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochProgress {
+    /// The shuffling generator before this epoch's shuffle (it regenerates the permutation).
+    pub shuffle_rng: RngState,
+    /// The number of samples of the data set the epoch runs over.
+    pub n_samples: usize,
+    /// The batches done: at least 1, fewer than the epoch has (all of them full, since only an
+    /// epoch's last batch can be smaller).
+    pub batches_done: usize,
+    /// The sum over the done batches of J × batch size.
+    pub loss_sum: f64,
+    /// The samples classified right so far (classification).
+    pub correct: usize,
+    /// Seconds of training so far.
+    pub seconds: f64,
+}
+
+impl EpochProgress {
+    /// The samples of the done batches, for batches of `batch_size` (`None` on overflow).
+    #[must_use]
+    pub fn samples_done(&self, batch_size: usize) -> Option<usize> {
+        self.batches_done.checked_mul(batch_size)
+    }
+
+    /// Checks that the counts hold together for batches of `batch_size`.
+    ///
+    /// # Errors
+    /// [`Error::StateValue`] naming the first value out of its range.
+    pub fn validate(&self, batch_size: usize) -> Result<(), Error> {
+        let bad = |what, value: f64, expected| {
+            Err(Error::StateValue { what, layer_idx: None, index: 0, value, expected })
+        };
+        let done = self.samples_done(batch_size);
+        if self.batches_done == 0 || done.is_none_or(|d| d >= self.n_samples) {
+            return bad(
+                "epoch progress batches",
+                self.batches_done as f64,
+                "at least 1, and fewer than the epoch has",
+            );
+        }
+        if !self.loss_sum.is_finite() {
+            return bad("epoch progress loss sum", self.loss_sum, "a finite number");
+        }
+        if done.is_some_and(|d| self.correct > d) {
+            return bad("epoch progress correct", self.correct as f64, "at most the samples done");
+        }
+        if !(self.seconds.is_finite() && self.seconds >= 0.0) {
+            return bad("epoch progress seconds", self.seconds, "a finite number ≥ 0");
+        }
+        Ok(())
+    }
+}
+
+/// Everything a training run needs to continue bit-identically: with the network's parameters
+/// and the [`TrainConfig`](crate::TrainConfig), this is a training checkpoint.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainerState<T> {
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Optimizer steps taken.
+    pub step: u64,
+    /// Moments and step count of the optimizer.
+    pub optimizer: OptimizerState<T>,
+    /// The schedule's counters.
+    pub schedule: ScheduleState,
+    /// The shuffling generator.
+    pub shuffle_rng: RngState,
+    /// One report per completed epoch.
+    pub history: Vec<EpochReport>,
+    /// Early stopping.
+    pub early_stopping: EarlyStoppingState<T>,
+    /// The epoch an observer stopped after one of its batches, if any.
+    pub epoch_progress: Option<EpochProgress>,
+}

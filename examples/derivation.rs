@@ -11,7 +11,12 @@
 //! The example prints each Θ(l) (n × (m+1)), then, each with its shape:
 //! - the forward pass: F1 `a(1) = x`, then F2 `z(l+1)` and F3 `a(l+1)` for l = 1, 2, 3;
 //! - J, then the backward pass from the output back: L1 gives δ(4), B3 gives ∂J/∂Θ(3), B2 gives
-//!   δ(3), B3 gives ∂J/∂Θ(2), and so on down to ∂J/∂Θ(1) (the input has no δ).
+//!   δ(3), B3 gives ∂J/∂Θ(2), and so on down to ∂J/∂Θ(1) (the input has no δ). B2 is written
+//!   with `W(l)ᵀ`, where `W(l)` is Θ(l) without its bias column 0: the bias unit receives no
+//!   error.
+//!
+//! Every quantity is printed with 8 decimals (one format throughout); the relative errors of the
+//! gradient check, which are not quantities of the network, are in scientific notation.
 //!
 //! Every number is computed by `Network::forward_into` and `ForwardPass::backward_into`; this file
 //! re-implements no formula. The last section compares each ∂J/∂Θ(l) with central differences of
@@ -82,7 +87,13 @@ fn main() -> Result<()> {
     println!("\nBackward propagation (ForwardPass::backward_into), from the output back\n");
     let mut grads = Gradients::zeros_like(&net);
     let j = pass.backward_into(Targets::Matrix(y.as_ref()), &mut grads)?;
-    println!("    J = ½‖a({n_layers}) − y‖²   (the mean over B = 1 sample) = {j:.6}\n");
+    println!(
+        "    J = ½‖a({n_layers}) − y‖²   (the mean over B = 1 sample) = {}\n",
+        Fixed(j).to_string().trim()
+    );
+    println!("    W(l) is Θ(l) without its column 0 (the biases): B2 sends δ back through the");
+    println!("    weights only, since the bias unit, the constant 1 of [1; a(l)], is not computed");
+    println!("    from the layer below and so passes no error to it.\n");
     for l in (1..n_layers).rev() {
         let delta = ws.delta(l - 1).context("δ missing")?;
         let grad = grads.layer(l - 1).context("∂J/∂Θ missing")?;
@@ -137,13 +148,12 @@ fn main() -> Result<()> {
 }
 
 /// Prints `label`, the shape of `m`, and its entries: a column vector on one line (as `[..]ᵀ`),
-/// a matrix row by row. Entries have 6 decimals if none is below 0.01 in magnitude (zeros aside),
-/// else 6 significant digits in scientific notation; either way the columns line up.
+/// a matrix row by row. Every quantity of the example has the same format, 8 decimals (the
+/// smallest gradient entries, near 1e-4, keep 4 significant digits), so the columns line up and
+/// numbers compare at a glance.
 fn show(label: &str, m: MatRef<'_, f64>) {
     println!("{label:<42} {}", shape(m));
-    let values = (0..m.ncols()).flat_map(|j| (0..m.nrows()).map(move |i| m[(i, j)]));
-    let fixed = values.filter(|v| *v != 0.0).all(|v| v.abs() >= 0.01);
-    let entry = |v: f64| if fixed { format!("{v:>11.6}") } else { format!("{v:>13.5e}") };
+    let entry = |v: f64| Fixed(v).to_string();
     if m.ncols() == 1 {
         let entries: String = (0..m.nrows()).map(|i| entry(m[(i, 0)])).collect();
         println!("      [{entries} ]ᵀ");
@@ -152,6 +162,15 @@ fn show(label: &str, m: MatRef<'_, f64>) {
             let entries: String = (0..m.ncols()).map(|j| entry(m[(i, j)])).collect();
             println!("      [{entries} ]");
         }
+    }
+}
+
+/// A quantity of the derivation: 8 decimals, right-aligned in 13 characters.
+struct Fixed(f64);
+
+impl std::fmt::Display for Fixed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:>13.8}", self.0)
     }
 }
 

@@ -7,11 +7,14 @@ use std::fmt;
 #[cfg(feature = "mpi")]
 use anyhow::Context;
 use anyhow::Result;
-use nn::io::{Checkpoint, StoredFloat};
 use nn::net::{Float, Network};
-use nn::train::Trainer;
+use nn::train::{Dataset, Trainer};
 
-use crate::{Data, TrainArgs};
+use crate::args::TrainArgs;
+use crate::report::Out;
+#[cfg(feature = "mpi")]
+use crate::report::outln;
+use crate::train::AnyCheckpoint;
 
 /// The float types a cluster can exchange (any, without MPI).
 #[cfg(feature = "mpi")]
@@ -111,49 +114,78 @@ impl Cluster {
         "rank 0 of 1".to_owned()
     }
 
-    /// Start-up. `local` is this rank's preparation: rank 0's checkpoint to resume from (other
-    /// ranks pass `None`) and the data. The ranks compare their command lines and data; then
-    /// every rank receives rank 0's checkpoint when resuming.
+    /// The checkpoint of `--resume`: rank 0 reads it (`local` is its result there, `None` in the
+    /// other ranks) and sends it to the others, so that it only needs to exist on rank 0's
+    /// machine. A failure to read it stops every rank.
+    ///
+    /// # Errors
+    /// In every rank: rank 0's error (the others say that rank 0 could not read it).
+    pub(crate) fn share_checkpoint(
+        &self,
+        local: Option<Result<AnyCheckpoint>>,
+    ) -> Result<AnyCheckpoint> {
+        #[cfg(feature = "mpi")]
+        if let Some(group) = &self.group {
+            // Empty: rank 0 failed.
+            let mut bytes = match &local {
+                Some(Ok(c)) => c.encode().unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            group.broadcast_bytes(&mut bytes)?;
+            return match local {
+                Some(Ok(c)) if !bytes.is_empty() => Ok(c),
+                Some(Ok(_)) => Err(self.shared(anyhow::anyhow!("cannot encode the checkpoint"))),
+                Some(Err(own)) => Err(self.shared(own)),
+                None if bytes.is_empty() => Err(self.shared(anyhow::anyhow!(
+                    "rank 0 could not read the checkpoint of --resume (it says why)"
+                ))),
+                None => AnyCheckpoint::decode(&bytes)
+                    .context("cannot decode the checkpoint rank 0 sent")
+                    .map_err(|e| self.shared(e)),
+            };
+        }
+        local.unwrap_or_else(|| Err(anyhow::anyhow!("no checkpoint was read")))
+    }
+
+    /// Start-up agreement. `local` is this rank's preparation (the flags checked against the
+    /// checkpoint, the data read, the outputs checked on rank 0); `datasets` gives its training
+    /// and test sets. The ranks compare their command lines and data before any of them trains.
     ///
     /// # Errors
     /// In every rank: a rank that could not prepare (it reports its own error), or a difference in
     /// configuration or data.
-    pub(crate) fn start_up<T: StoredFloat + DistFloat>(
+    pub(crate) fn agree<T: Float, P>(
         &self,
         args: &TrainArgs,
-        local: Result<(Option<Checkpoint<T>>, Data<T>)>,
-    ) -> Result<(Option<Checkpoint<T>>, Data<T>)> {
+        local: Result<P>,
+        datasets: impl Fn(&P) -> [&Dataset<T>; 2],
+    ) -> Result<P> {
         #[cfg(feature = "mpi")]
         if let Some(group) = &self.group {
             let fingerprint = match &local {
-                Ok((_, data)) => fingerprint(args, data),
+                Ok(p) => {
+                    let [train, test] = datasets(p);
+                    fingerprint(args, train, test)
+                }
                 Err(_) => nn::dist::Fingerprint::failed(),
             };
             if let Err(e) = group.agree(&fingerprint) {
                 return Err(match local {
                     // Every rank knows this one failed: all stop cleanly.
-                    Err(own) => own.context(OnRank { label: self.label(), collective: true }),
+                    Err(own) => self.shared(own),
                     Ok(_) => e.into(),
                 });
             }
-            let (checkpoint, data) = local?;
-            if args.resume.is_none() {
-                return Ok((None, data));
-            }
-            let mut bytes = match &checkpoint {
-                Some(c) => nn::io::encode_checkpoint(c)?,
-                None => Vec::new(),
-            };
-            group.broadcast_bytes(&mut bytes)?;
-            if group.is_root() {
-                return Ok((checkpoint, data));
-            }
-            let checkpoint = nn::io::decode_checkpoint(&bytes)
-                .context("cannot decode the checkpoint rank 0 sent")?;
-            return Ok((Some(checkpoint), data));
+            return local;
         }
-        let _ = args;
+        let _ = (args, datasets);
         local
+    }
+
+    /// `e` as an error every rank stops with at the same point (they all end cleanly).
+    #[cfg(feature = "mpi")]
+    fn shared(&self, e: anyhow::Error) -> anyhow::Error {
+        e.context(OnRank { label: self.label(), collective: true })
     }
 
     /// Every rank takes rank 0's parameters, and its trainer sums the gradients with the others
@@ -181,23 +213,25 @@ impl Cluster {
         ))
     }
 
-    /// After training: rank 0 prints every rank's communication counters.
-    pub(crate) fn report(&self, counters: &Counters) -> Result<()> {
+    /// After training: rank 0 prints every rank's communication counters (`out` is silent in
+    /// the other ranks).
+    pub(crate) fn report(&self, counters: &Counters, out: &mut Out) -> Result<()> {
         #[cfg(feature = "mpi")]
         if let (Some(group), Some(stats)) = (&self.group, &counters.stats) {
             let all = group.gather_stats(&stats.get())?;
             for (rank, s) in all.iter().enumerate() {
-                println!(
+                outln!(
+                    out,
                     "rank {rank}: {:.0} bytes sent per step, {:.3} ms per step in the reduction \
                      ({:.3} ms of it waiting), {} steps",
                     s.bytes_sent_per_step(),
                     1e3 * s.reduce_seconds_per_step(),
                     1e3 * s.wait_seconds_per_step(),
                     s.steps
-                );
+                )?;
             }
         }
-        let _ = counters;
+        let _ = (counters, out);
         Ok(())
     }
 
@@ -274,6 +308,9 @@ fn is_collective(e: &anyhow::Error) -> bool {
                 | nn::train::Error::Reduction { all_processes: true, .. }
         );
     }
+    if e.is::<crate::train::Diverged>() {
+        return true;
+    }
     #[cfg(feature = "mpi")]
     if let Some(e) = e.downcast_ref::<nn::dist::Error>() {
         return e.is_collective();
@@ -284,14 +321,18 @@ fn is_collective(e: &anyhow::Error) -> bool {
 /// What the ranks compare: the command line (without `--threads`, which may differ per rank, and
 /// the data folder's path), the precision, the program's version, and the data.
 #[cfg(feature = "mpi")]
-fn fingerprint<T: Float>(args: &TrainArgs, data: &Data<T>) -> nn::dist::Fingerprint {
+fn fingerprint<T: Float>(
+    args: &TrainArgs,
+    train: &Dataset<T>,
+    test: &Dataset<T>,
+) -> nn::dist::Fingerprint {
     let mut canonical = args.clone();
-    canonical.threads = 0;
+    canonical.threads = None;
     canonical.data.data = std::path::PathBuf::new();
     nn::dist::Fingerprint::new()
         .with_config(concat!("mnist ", env!("CARGO_PKG_VERSION")))
         .with_config(T::NAME)
         .with_config_of(&canonical)
-        .with_config(&format!("test data {:016x}", nn::dist::dataset_digest(&data.test)))
-        .with_data(&data.train)
+        .with_config(&format!("test data {:016x}", nn::dist::dataset_digest(test)))
+        .with_data(train)
 }

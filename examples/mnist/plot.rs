@@ -3,16 +3,15 @@
 //!
 //! A chart is first laid out as a list of shapes in pixel coordinates, then written either as
 //! SVG (by hand: rects, polylines, circles, text) or as PNG (rasterized here, text from the
-//! embedded 5 × 7 bitmap font below at twice its size, encoded by the `png` crate). The format
-//! follows the file's extension, `.png` or `.svg`. The SVG asks for a monospace font whose
-//! advance matches the bitmap font's, so both outputs have the same layout; in the PNG, a
-//! character outside ASCII is drawn as `?`, in the SVG it is kept.
+//! embedded 5 × 7 bitmap font below at twice its size, encoded by the `image` crate). The format
+//! follows the file's extension, `.png` or `.svg`; the file is written atomically by nn-io. The
+//! SVG asks for a monospace font whose advance matches the bitmap font's, so both outputs have
+//! the same layout; in the PNG, a character outside ASCII is drawn as `?`, in the SVG it is kept.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail, ensure};
+use image::ImageEncoder;
 
 /// One line of a [`LineChart`]: its legend name and its points `(x, y)`, drawn in order.
 ///
@@ -134,20 +133,23 @@ impl Format {
         }
     }
 
+    /// Writes `scene` to `path` atomically, through nn-io: a crash or an error leaves the old
+    /// file (or none), never a partial one.
     fn write(self, path: &Path, scene: &Scene) -> Result<()> {
-        match self {
-            Format::Svg => std::fs::write(path, scene.to_svg())
-                .with_context(|| format!("{}: cannot write the SVG file", path.display())),
-            Format::Png => write_png(path, scene),
-        }
+        let bytes = match self {
+            Format::Svg => scene.to_svg().into_bytes(),
+            Format::Png => encode_png(path, scene)?,
+        };
+        nn::io::write_file_atomic(path, &bytes)?;
+        Ok(())
     }
 }
 
 /// The largest PNG drawn, in pixels (120 MB of RGB).
 const MAX_RASTER: u64 = 40_000_000;
 
-/// Rasterizes `scene` and writes it as an 8-bit RGB PNG.
-fn write_png(path: &Path, scene: &Scene) -> Result<()> {
+/// Rasterizes `scene` and encodes it as an 8-bit RGB PNG.
+fn encode_png(path: &Path, scene: &Scene) -> Result<Vec<u8>> {
     ensure!(
         u64::from(scene.width) * u64::from(scene.height) <= MAX_RASTER,
         "{}: the image would be {}×{} pixels, too large for a PNG (use .svg)",
@@ -156,16 +158,11 @@ fn write_png(path: &Path, scene: &Scene) -> Result<()> {
         scene.height
     );
     let pixels = scene.rasterize();
-    let write = || -> Result<(), png::EncodingError> {
-        let file = BufWriter::new(File::create(path)?);
-        let mut encoder = png::Encoder::new(file, scene.width, scene.height);
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header()?;
-        writer.write_image_data(&pixels)?;
-        writer.finish()
-    };
-    write().with_context(|| format!("{}: cannot write the PNG file", path.display()))
+    let mut bytes = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut bytes)
+        .write_image(&pixels, scene.width, scene.height, image::ExtendedColorType::Rgb8)
+        .with_context(|| format!("{}: cannot encode the PNG image", path.display()))?;
+    Ok(bytes)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1037,12 +1034,9 @@ mod tests {
 
     /// Decodes a PNG file: (width, height, RGB pixels).
     fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
-        let file = std::io::BufReader::new(File::open(path).unwrap());
-        let mut reader = png::Decoder::new(file).read_info().unwrap();
-        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
-        let info = reader.next_frame(&mut buf).unwrap();
-        assert_eq!(info.color_type, png::ColorType::Rgb);
-        (info.width, info.height, buf)
+        let image = image::open(path).unwrap();
+        assert_eq!(image.color(), image::ColorType::Rgb8);
+        (image.width(), image.height(), image.into_rgb8().into_raw())
     }
 
     #[test]

@@ -6,11 +6,14 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use nn::io::AnyNetwork;
 use nn::io::tabular::{EncodedTargets, Preprocessor, Table, Task};
-use nn::linalg::Mat;
+use nn::linalg::{Mat, MatRef};
+use nn::net::metrics::{
+    ClassMetrics, ConfusionMatrix, MultilabelMetrics, MultilabelStats, OutputMetrics,
+    RegressionMetrics, RegressionStats,
+};
 use nn::net::{Float, Network};
-use nn::train::{ConfusionMatrix, Dataset, evaluate};
+use nn::train::{Dataset, evaluate};
 
-use crate::metrics::{self, LabelScores, MultilabelScores, RegressionScores};
 use crate::output::{Out, warning};
 use crate::{EvalArgs, charts, check_output, load_model, plot, read_table};
 
@@ -53,17 +56,32 @@ pub(crate) fn encode<T: Float>(
     Ok(Encoded { dataset, targets })
 }
 
-/// The test metrics of a network.
+/// The test metrics of a network, as `nn_core::metrics` computes them (scikit-learn's
+/// definitions; several targets are averaged with equal weights).
 pub(crate) enum Scores {
-    Classification { accuracy: f64, loss: f64, confusion: ConfusionMatrix },
-    Regression { per_target: Vec<RegressionScores>, overall: RegressionScores },
-    Multilabel(MultilabelScores),
+    Classification {
+        accuracy: f64,
+        loss: f64,
+        confusion: ConfusionMatrix,
+    },
+    /// In the targets' units.
+    Regression {
+        per_target: Vec<OutputMetrics>,
+        overall: RegressionMetrics,
+    },
+    /// A label is predicted where its probability is ≥ 0.5.
+    Multilabel {
+        per_label: Vec<ClassMetrics>,
+        overall: MultilabelMetrics,
+    },
 }
 
-/// The network's outputs for every sample, sample after sample, in f64.
-fn outputs<T: Float>(net: &Network<T>, data: &Dataset<T>) -> Result<Vec<T>> {
-    let proba = net.predict_proba(data.inputs())?;
-    Ok((0..proba.ncols()).flat_map(|j| proba.col_as_slice(j).to_vec()).collect())
+/// `values` (`rows` per sample, sample after sample) as a rows × samples matrix.
+fn columns<T: Float>(values: &[T], rows: usize) -> Result<MatRef<'_, T>> {
+    if rows == 0 || !values.len().is_multiple_of(rows) {
+        bail!("{} values are not samples of {rows} targets", values.len());
+    }
+    Ok(MatRef::from_column_major_slice(values, rows, values.len() / rows))
 }
 
 /// Scores `net` on `data`.
@@ -79,15 +97,19 @@ pub(crate) fn score<T: Float>(
             Scores::Classification { accuracy: confusion.accuracy(), loss: eval.loss, confusion }
         }
         EncodedTargets::Regression { original, n_targets, .. } => {
-            let predicted = pre.outputs_to_original(&outputs(net, &data.dataset)?)?;
-            let (per_target, overall) = metrics::regression(&predicted, original, *n_targets);
-            Scores::Regression { per_target, overall }
+            let proba = net.predict_proba(data.dataset.inputs())?;
+            let outputs: Vec<T> =
+                (0..proba.ncols()).flat_map(|j| proba.col_as_slice(j).to_vec()).collect();
+            let predicted = pre.outputs_to_original(&outputs)?;
+            let mut stats = RegressionStats::new(*n_targets);
+            stats.add(columns(&predicted, *n_targets)?, columns(original, *n_targets)?)?;
+            Scores::Regression { per_target: stats.per_output()?, overall: stats.finish()? }
         }
         EncodedTargets::Multilabel { values, n_labels } => {
-            let probabilities: Vec<f64> =
-                outputs(net, &data.dataset)?.iter().map(|v| v.to_f64()).collect();
-            let truth: Vec<f64> = values.iter().map(|v| v.to_f64()).collect();
-            Scores::Multilabel(metrics::multilabel(&probabilities, &truth, *n_labels))
+            let proba = net.predict_proba(data.dataset.inputs())?;
+            let mut stats = MultilabelStats::new(*n_labels);
+            stats.add(proba.as_ref(), columns(values, *n_labels)?)?;
+            Scores::Multilabel { per_label: stats.per_label(), overall: stats.finish()? }
         }
     })
 }
@@ -102,9 +124,9 @@ impl Scores {
             Scores::Regression { overall: s, .. } => {
                 format!("test_r2={:.4} test_rmse={:.4} test_mae={:.4}", s.r2, s.rmse, s.mae)
             }
-            Scores::Multilabel(s) => format!(
+            Scores::Multilabel { overall: s, .. } => format!(
                 "test_subset_accuracy={:.4} test_micro_f1={:.4}",
-                s.subset_accuracy, s.micro.f1
+                s.subset_accuracy, s.micro_f1
             ),
         }
     }
@@ -115,7 +137,7 @@ impl Scores {
         let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(5).clamp(5, 24);
         let name =
             |k: usize| names.get(k).map_or(String::new(), |n| n.chars().take(width).collect());
-        let label_rows = |scores: &[LabelScores]| -> Vec<String> {
+        let label_rows = |scores: &[ClassMetrics]| -> Vec<String> {
             let mut lines = vec![format!("{:>width$}  precision  recall      f1  support", "")];
             for (k, s) in scores.iter().enumerate() {
                 lines.push(format!(
@@ -131,17 +153,7 @@ impl Scores {
         };
         match self {
             Scores::Classification { confusion, .. } => {
-                let per_class: Vec<LabelScores> = confusion
-                    .per_class()
-                    .iter()
-                    .map(|m| LabelScores {
-                        precision: m.precision,
-                        recall: m.recall,
-                        f1: m.f1,
-                        support: usize::try_from(m.support).unwrap_or(usize::MAX),
-                    })
-                    .collect();
-                let mut lines = label_rows(&per_class);
+                let mut lines = label_rows(&confusion.per_class());
                 lines.push(format!("macro F1 {:.4}", confusion.macro_f1()));
                 lines
             }
@@ -158,7 +170,7 @@ impl Scores {
                 }
                 lines
             }
-            Scores::Multilabel(s) => label_rows(&s.per_label),
+            Scores::Multilabel { per_label, .. } => label_rows(per_label),
         }
     }
 }

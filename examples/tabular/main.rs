@@ -13,9 +13,11 @@
 //! string columns one-hot encoded, targets encoded for the task), trains a 64-64 ReLU network
 //! with Adam, and ends with the test metrics on one line:
 //! `test_accuracy=0.XXXX test_loss=X.XXXX` (classification),
-//! `test_r2=0.XXXX test_rmse=X.XXXX test_mae=X.XXXX` (regression, in the target's units), or
-//! `test_subset_accuracy=0.XXXX test_micro_f1=0.XXXX` (multi-label). On the generated houses
-//! table, expect `test_r2` above 0.98.
+//! `test_r2=0.XXXX test_rmse=X.XXXX test_mae=X.XXXX` (regression, in the targets' units; with
+//! several targets each metric is computed per target and averaged, as scikit-learn's
+//! `multioutput="uniform_average"`), or `test_subset_accuracy=0.XXXX test_micro_f1=0.XXXX`
+//! (multi-label). The metrics are `nn_core::metrics`'. On the generated houses table, expect
+//! `test_r2` above 0.98.
 //!
 //! The model file holds the preprocessing, so `eval` (same last line) and `predict` (CSV
 //! predictions on stdout or `--output`) take raw CSV files with the training columns, in any
@@ -24,7 +26,6 @@
 
 mod charts;
 mod eval;
-mod metrics;
 mod output;
 #[path = "../mnist/plot.rs"]
 mod plot;

@@ -179,21 +179,37 @@ fn regression_learns_several_targets_and_eval_repeats_the_last_line() {
     for needle in ["tabular.preprocessing", json.as_str(), "tabular.inputs", "tabular.outputs"] {
         assert!(bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle}");
     }
-    // Predictions in the targets' units: their RMSE is the one eval reports, to rounding.
+    // Predictions in the targets' units: each target's RMSE and MAE are the ones eval reports,
+    // and the last line's are their means (scikit-learn's uniform average), to rounding.
     let predictions = dir.path("predictions.csv");
     assert_eq!(ok(&format!("predict --model {model} --csv {test} --output {predictions}")), "");
     let predicted = fs::read_to_string(&predictions).unwrap();
     let truth = fs::read_to_string(&test).unwrap();
     assert_eq!(predicted.lines().next(), Some("price,rent"));
-    let mut se = 0.0;
+    let (mut se, mut ae) = ([0.0; 2], [0.0; 2]);
     for (p, t) in predicted.lines().skip(1).zip(truth.lines().skip(1)) {
         let p: Vec<f64> = p.split(',').map(|v| v.parse().unwrap()).collect();
         let t: Vec<f64> = t.split(',').skip(3).map(|v| v.parse().unwrap()).collect();
-        se += (p[0] - t[0]).powi(2) + (p[1] - t[1]).powi(2);
+        for k in 0..2 {
+            se[k] += (p[k] - t[k]).powi(2);
+            ae[k] += (p[k] - t[k]).abs();
+        }
     }
     assert_eq!(predicted.lines().count(), 201);
-    let rmse = (se / 400.0).sqrt();
-    assert!((rmse - value(line, "test_rmse")).abs() < 1e-3, "{rmse} vs {line}");
+    let rmse = se.map(|s| (s / 200.0).sqrt());
+    let mae = ae.map(|a| a / 200.0);
+    for (k, name) in ["price", "rent"].into_iter().enumerate() {
+        let row = evaluated.lines().find(|l| l.trim_start().starts_with(name)).unwrap();
+        let cells: Vec<f64> = row.split_whitespace().skip(1).map(|v| v.parse().unwrap()).collect();
+        assert!((cells[1] - rmse[k]).abs() < 1e-3, "{name}: {} vs {row}", rmse[k]);
+        assert!((cells[2] - mae[k]).abs() < 1e-3, "{name}: {} vs {row}", mae[k]);
+    }
+    let mean = |v: [f64; 2]| (v[0] + v[1]) / 2.0;
+    // The targets' scales differ enough for the RMSE over all values to be another number.
+    let pooled = ((se[0] + se[1]) / 400.0).sqrt();
+    assert!((pooled - mean(rmse)).abs() > 1e-2, "{pooled} vs {rmse:?}");
+    assert!((mean(rmse) - value(line, "test_rmse")).abs() < 1e-3, "{rmse:?} vs {line}");
+    assert!((mean(mae) - value(line, "test_mae")).abs() < 1e-3, "{mae:?} vs {line}");
 }
 
 /// Three labels from a rule: `a` = x1 > 0, `b` = x2 + x3 > 0, `c` = color is red or blue.

@@ -8,10 +8,12 @@ use nn_linalg::{Accum, Float, Mat, MatRef, broadcast_col_into, gemm_into, row_su
 use crate::loss::{ColumnLoss, output_column};
 use crate::rng::{ChaCha8Rng, RngCore};
 use crate::{
-    Activation, Dense, Dropout, Error, Gradients, Init, Loss, MseScale, Targets, Workspace,
+    Activation, Dense, Dropout, Error, Gradients, Init, Loss, MseScale, Predictor, Targets,
+    Workspace,
 };
 
-/// Largest number of columns [`Network::predict_proba`] runs through the network at once.
+/// Largest number of columns [`Network::predict_proba`] and [`Network::predict`] run through the
+/// network at once (the chunk of their [`Predictor`]).
 const PREDICT_CHUNK: usize = 1024;
 
 /// A fully connected network: `Dense` layers `Θ^(1) .. Θ^(L−1)` and the loss that closes it.
@@ -541,10 +543,13 @@ impl<T: Float> Network<T> {
     }
 
     /// `h_Θ(x)` for any number of samples (columns): class probabilities for the cross-entropies,
-    /// the outputs for mean squared error. Allocates its result and a workspace.
+    /// the outputs for mean squared error. An allocating convenience over [`Predictor`] (its
+    /// result and a workspace are allocated per call): a sample's outputs are the same bits as
+    /// in any batch and as [`Predictor::predict_one`], one sample alone included.
     ///
     /// # Errors
-    /// [`Error::InputRows`]; [`Error::InvalidHyperparameter`] if the result would have more than
+    /// [`Error::InputRows`]; [`Error::InvalidHyperparameter`] if the result, or a layer's
+    /// buffers for a chunk (up to 1024 samples), would have more than
     /// [`MAX_LAYER_PARAMS`](crate::MAX_LAYER_PARAMS) values.
     pub fn predict_proba(&self, x: MatRef<'_, T>) -> Result<Mat<T>, Error> {
         if x.nrows() != self.n_inputs() {
@@ -553,27 +558,25 @@ impl<T: Float> Network<T> {
         let n = x.ncols();
         check_buffer_size(self.n_outputs(), n)?;
         let mut out = Mat::zeros(self.n_outputs(), n);
-        if n == 0 {
-            return Ok(out);
-        }
-        let chunk = n.min(PREDICT_CHUNK);
-        let mut ws = Workspace::for_network(self, chunk)?;
-        for start in (0..n).step_by(chunk) {
-            let b = chunk.min(n - start);
-            let pass = self.forward_into(x.subcols(start, b), &mut ws)?;
-            out.as_mut().subcols_mut(start, b).copy_from(pass.output());
-        }
+        Predictor::new(self, n.clamp(1, PREDICT_CHUNK))?.predict_proba_into(x, out.as_mut())?;
         Ok(out)
     }
 
     /// The predicted class of every sample: the arg-max of `h_Θ(x)` (the first one on ties), or,
-    /// for a single-output sigmoid network, 1 where `h_Θ(x) ≥ 0.5`. Allocates.
+    /// for a single-output sigmoid network, 1 where `h_Θ(x) ≥ 0.5`. An allocating convenience
+    /// over [`Predictor::predict_into`], with the bits of [`Network::predict_proba`].
     ///
     /// # Errors
-    /// As [`Network::predict_proba`].
+    /// [`Error::InputRows`]; [`Error::InvalidHyperparameter`] if a layer's buffers for a chunk
+    /// (up to 1024 samples) would have more than [`MAX_LAYER_PARAMS`](crate::MAX_LAYER_PARAMS)
+    /// values.
     pub fn predict(&self, x: MatRef<'_, T>) -> Result<Vec<usize>, Error> {
-        let proba = self.predict_proba(x)?;
-        Ok((0..proba.ncols()).map(|k| self.class_of(proba.col_as_slice(k))).collect())
+        if x.nrows() != self.n_inputs() {
+            return Err(Error::InputRows { expected: self.n_inputs(), found: x.nrows() });
+        }
+        let mut classes = vec![0; x.ncols()];
+        Predictor::new(self, x.ncols().clamp(1, PREDICT_CHUNK))?.predict_into(x, &mut classes)?;
+        Ok(classes)
     }
 }
 

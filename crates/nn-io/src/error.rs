@@ -366,11 +366,65 @@ pub enum Error {
         /// The file's sizes.
         found: Vec<usize>,
     },
-    /// A file of the four-file layout is missing, under either of its two names.
+    /// The path names something else than the file or folder expected: a folder, a device such
+    /// as `/dev/zero`, a FIFO, a socket, a broken symbolic link... Refused before reading.
+    #[error("{}: expected {expected}, found {found}", path.display())]
+    WrongFileType {
+        /// The path.
+        path: PathBuf,
+        /// `"a regular file"` or `"a folder"`.
+        expected: &'static str,
+        /// What it names, e.g. `"a character device"` or `"a symbolic link to a folder"`.
+        found: String,
+    },
+    /// The file is larger than anything of its kind can be. Refused before reading.
     #[error(
-        "neither {file} nor {file}.gz is in {}: pass a folder of MNIST-like IDX files, or install Fashion-MNIST with `apt-get install dataset-fashion-mnist` (it goes to {})",
-        dir.display(),
-        crate::FASHION_MNIST_DIR
+        "{} is {}, but a {what} is at most {}",
+        path.display(),
+        crate::files::show_size(*found),
+        crate::files::show_size(*max)
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// What the file should be, e.g. `"class-names file"`.
+        what: &'static str,
+        /// The largest size accepted, in bytes.
+        max: u64,
+        /// The file's size, in bytes.
+        found: u64,
+    },
+    /// The memory to read the file could not be reserved.
+    #[error(
+        "cannot read {}: {} do not fit in memory",
+        path.display(),
+        crate::files::show_size(*bytes)
+    )]
+    OutOfMemory {
+        /// The file.
+        path: PathBuf,
+        /// The bytes that could not be reserved.
+        bytes: u64,
+    },
+    /// A text file that is not UTF-8.
+    #[error("{}: line {line} is not UTF-8 text", path.display())]
+    NotText {
+        /// The file.
+        path: PathBuf,
+        /// The first line (from 1) with invalid bytes.
+        line: usize,
+    },
+    /// The folder does not exist.
+    #[error("the folder {} does not exist", dir.display())]
+    MissingFolder {
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// A file of the four-file layout is missing, under either of its two names (the folder
+    /// exists).
+    #[error(
+        "neither {file} nor {file}.gz is in {}: an MNIST-like folder holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, raw or gzip",
+        dir.display()
     )]
     MissingFile {
         /// The folder searched.

@@ -1,7 +1,10 @@
 //! MNIST-like data sets: a folder of four IDX files, images and labels for training and test.
 
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::files::{check_folder, check_regular};
 use crate::{Error, IdxData, IdxType, read_idx};
 
 /// Where Debian's `dataset-fashion-mnist` package installs Fashion-MNIST (four `.gz` files).
@@ -112,10 +115,14 @@ pub struct MnistLike {
 /// With `n_classes = Some(k)`, every label must be below `k`.
 ///
 /// # Errors
-/// [`Error::MissingFile`] names the first file found under neither name; otherwise the errors
-/// of [`load_image_set`], and [`Error::ImageShapeMismatch`].
+/// [`Error::MissingFolder`] if `dir` does not exist, [`Error::WrongFileType`] if it is not a
+/// folder, or if one of the four names is something else than a regular file (a folder, a
+/// device, a broken link); [`Error::MissingFile`] names the first file found under neither name;
+/// [`Error::Io`] if the folder cannot be searched (permissions); otherwise the errors of
+/// [`load_image_set`], and [`Error::ImageShapeMismatch`].
 pub fn load_folder(dir: impl AsRef<Path>, n_classes: Option<usize>) -> Result<MnistLike, Error> {
     let dir = dir.as_ref();
+    check_folder(dir)?;
     let train_images = locate(dir, TRAIN_IMAGES)?;
     let train_labels = locate(dir, TRAIN_LABELS)?;
     let test_images = locate(dir, TEST_IMAGES)?;
@@ -197,15 +204,19 @@ fn wrong_rank(path: &Path, what: &'static str, expected: usize, found: Vec<usize
     Error::WrongRank { path: path.to_owned(), what, expected, found }
 }
 
-/// The path of `name` or `name.gz` in `dir`, whichever is a file (the former if both are).
+/// The path of `name` or `name.gz` in `dir`, whichever exists (the former if both do). Whatever
+/// is there must be a regular file: a folder or a device under a data file's name is an error,
+/// not a missing file, and so is a folder that cannot be searched.
 fn locate(dir: &Path, name: &str) -> Result<PathBuf, Error> {
-    let raw = dir.join(name);
-    if raw.is_file() {
-        return Ok(raw);
-    }
-    let gz = dir.join(format!("{name}.gz"));
-    if gz.is_file() {
-        return Ok(gz);
+    for path in [dir.join(name), dir.join(format!("{name}.gz"))] {
+        match fs::symlink_metadata(&path) {
+            Ok(_) => {
+                check_regular(&path)?;
+                return Ok(path);
+            }
+            Err(io) if io.kind() == io::ErrorKind::NotFound => {}
+            Err(io) => return Err(Error::Io { path, io }),
+        }
     }
     Err(Error::MissingFile { dir: dir.to_owned(), file: name.to_owned() })
 }

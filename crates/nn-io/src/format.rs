@@ -56,15 +56,31 @@ pub(crate) fn seal(kind: FileKind, payload: &[u8]) -> Vec<u8> {
 
 /// Checks the header and the checksum of `bytes`, and returns the payload.
 pub(crate) fn open(bytes: &[u8]) -> Result<Container<'_>, CheckpointError> {
-    let found = bytes.len() as u64;
+    let (kind, version, crc) = check_header(bytes, bytes.len() as u64)?;
+    let payload = bytes.get(HEADER_LEN..).unwrap_or_default();
+    let actual = crc32fast::hash(payload);
+    if actual != crc {
+        return Err(CheckpointError::ChecksumMismatch { expected: crc, found: actual });
+    }
+    Ok(Container { kind, version, payload })
+}
+
+/// Checks the header at the start of `head` (the first bytes of a file, or all of them) against
+/// a file length of `found` bytes: magic bytes, version, and the payload length. Returns the kind,
+/// the version and the payload's checksum. Enough to refuse a file before reading more than its
+/// first [`HEADER_LEN`] bytes.
+pub(crate) fn check_header(
+    head: &[u8],
+    found: u64,
+) -> Result<(FileKind, u32, u32), CheckpointError> {
     // Check the magic bytes on whatever is there, so that a short file of another kind is
     // reported as such rather than as truncated.
-    let head = bytes.get(..8).unwrap_or(bytes);
+    let magic_bytes = head.get(..8).unwrap_or(head);
     let kind = [FileKind::Model, FileKind::Checkpoint]
         .into_iter()
-        .find(|&k| magic(k).starts_with(head))
-        .ok_or_else(|| CheckpointError::BadMagic { found: head.to_vec() })?;
-    let Some((header, payload)) = bytes.split_first_chunk::<HEADER_LEN>() else {
+        .find(|&k| magic(k).starts_with(magic_bytes))
+        .ok_or_else(|| CheckpointError::BadMagic { found: magic_bytes.to_vec() })?;
+    let Some((header, _)) = head.split_first_chunk::<HEADER_LEN>() else {
         return Err(CheckpointError::Truncated {
             part: "header",
             expected: HEADER_LEN as u64,
@@ -89,12 +105,7 @@ pub(crate) fn open(bytes: &[u8]) -> Result<Container<'_>, CheckpointError> {
     if found > expected {
         return Err(CheckpointError::TrailingBytes { expected, found });
     }
-    let crc = u32::from_le_bytes(crc.try_into().unwrap_or_default());
-    let actual = crc32fast::hash(payload);
-    if actual != crc {
-        return Err(CheckpointError::ChecksumMismatch { expected: crc, found: actual });
-    }
-    Ok(Container { kind, version, payload })
+    Ok((kind, version, u32::from_le_bytes(crc.try_into().unwrap_or_default())))
 }
 
 /// The bincode configuration of the payload: little-endian, variable-length integers.

@@ -10,12 +10,12 @@
 //! ```
 
 use std::fmt;
-use std::fs;
 use std::io::{self, Read};
 use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 
+use crate::files::{open_regular, read_rest, reserve};
 use crate::{Error, IdxError};
 
 /// The two bytes that start every gzip stream (RFC 1952).
@@ -225,19 +225,42 @@ pub fn parse_idx(bytes: &[u8]) -> Result<IdxArray, IdxError> {
 /// (corrupt, truncated, or with a wrong checksum). For gzip input, [`IdxError::TrailingBytes`]
 /// counts the decompressed bytes.
 pub fn decode_idx(bytes: &[u8]) -> Result<IdxArray, IdxError> {
-    if is_gzip(bytes) { decode_gzip(bytes) } else { parse_idx(bytes) }
+    if is_gzip(bytes) { decode_gzip(bytes, bytes.len()) } else { parse_idx(bytes) }
 }
 
 /// Reads an IDX file, raw or gzip-compressed, as [`decode_idx`] does.
 ///
+/// Nothing is read from a path that is not a regular file (a device such as `/dev/zero`, a FIFO,
+/// a folder). A raw file's length must be exactly what its header declares, which is checked
+/// before the data is read; a gzip file is decompressed as a stream, through the same limits as
+/// [`decode_idx`]. Buffers are reserved fallibly.
+///
 /// # Errors
-/// [`Error::Io`] if the file cannot be read, and [`Error::Idx`] (with the [`IdxError`] of
-/// [`decode_idx`]) if its content is not a valid IDX array; both name the file.
+/// [`Error::WrongFileType`] for a path that is not a regular file, [`Error::Io`] if the file
+/// cannot be read, [`Error::OutOfMemory`], and [`Error::Idx`] (with the [`IdxError`] of
+/// [`decode_idx`]) if its content is not a valid IDX array; each names the file.
 pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray, Error> {
     let path = path.as_ref();
-    let bytes = fs::read(path).map_err(|io| Error::Io { path: path.to_owned(), io })?;
-    let parsed = if is_gzip(&bytes) { decode_gzip(&bytes) } else { parse_owned(bytes) };
-    parsed.map_err(|kind| Error::Idx { path: path.to_owned(), kind })
+    let (mut file, len) = open_regular(path)?;
+    let idx_error = |kind| Error::Idx { path: path.to_owned(), kind };
+    let io_error = |io| Error::Io { path: path.to_owned(), io };
+    let mut head = Vec::new();
+    file.by_ref().take(PREFIX_LEN as u64).read_to_end(&mut head).map_err(io_error)?;
+    if is_gzip(&head) {
+        // Memory is bounded by what the header declares, whatever the file's length.
+        let compressed_len = usize::try_from(len).unwrap_or(usize::MAX);
+        let stream = io::Cursor::new(head).chain(io::BufReader::new(file));
+        return decode_gzip(stream, compressed_len).map_err(idx_error);
+    }
+    let n_dims = parse_prefix(&head).map_err(idx_error)?.1;
+    file.by_ref().take(4 * n_dims as u64).read_to_end(&mut head).map_err(io_error)?;
+    let header = Header::parse(&head).map_err(idx_error)?;
+    // The plausible size of the file is what its header declares: check it before reading.
+    header.check_len(usize::try_from(len).unwrap_or(usize::MAX)).map_err(idx_error)?;
+    let mut bytes = reserve(path, len)?;
+    bytes.extend_from_slice(&head);
+    read_rest(path, &mut file, len.saturating_sub(head.len() as u64), &mut bytes)?;
+    parse_owned(bytes).map_err(idx_error)
 }
 
 fn is_gzip(bytes: &[u8]) -> bool {
@@ -257,8 +280,9 @@ fn parse_owned(mut bytes: Vec<u8>) -> Result<IdxArray, IdxError> {
     Ok(IdxArray { dims: header.dims, data })
 }
 
-/// Decompresses `compressed` through limits derived from the header, then parses it.
-fn decode_gzip(compressed: &[u8]) -> Result<IdxArray, IdxError> {
+/// Decompresses the gzip stream `compressed` (of `compressed_len` bytes) through limits derived
+/// from the header, then parses it.
+fn decode_gzip(compressed: impl Read, compressed_len: usize) -> Result<IdxArray, IdxError> {
     let mut decoder = MultiGzDecoder::new(compressed);
     let mut buf = Vec::new();
     read_at_most(&mut decoder, PREFIX_LEN, &mut buf)?;
@@ -267,7 +291,9 @@ fn decode_gzip(compressed: &[u8]) -> Result<IdxArray, IdxError> {
     let header = Header::parse(&buf)?;
     // Reserve what the header declares, but never more than the stream can expand to.
     let data_len = header.total_len - header.len();
-    buf.reserve_exact(data_len.min(compressed.len().saturating_mul(MAX_DEFLATE_RATIO)));
+    buf.try_reserve_exact(data_len.min(compressed_len.saturating_mul(MAX_DEFLATE_RATIO))).map_err(
+        |_| IdxError::Gzip { message: format!("{data_len} bytes do not fit in memory") },
+    )?;
     read_at_most(&mut decoder, data_len.saturating_add(1), &mut buf)?;
     if buf.len() > header.total_len {
         // Count the rest without storing it.

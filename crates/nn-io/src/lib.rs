@@ -175,6 +175,7 @@ mod atomic;
 #[cfg(feature = "train")]
 mod checkpoint;
 mod error;
+mod files;
 mod folder;
 mod format;
 mod idx;
@@ -185,12 +186,14 @@ mod records;
 pub mod tabular;
 mod weights;
 
+pub use atomic::{check_writable, write_file_atomic};
 #[cfg(feature = "train")]
 pub use checkpoint::{
     Checkpoint, decode_checkpoint, encode_checkpoint, load_checkpoint, save_checkpoint,
     save_checkpoint_rotating,
 };
 pub use error::{CheckpointError, Error, IdxError, OnnxError, SafetensorsError};
+pub use files::{MAX_CLASS_NAMES_BYTES, read_class_names, read_regular_file};
 pub use folder::{FASHION_MNIST_DIR, ImageSet, MnistLike, load_folder, load_image_set};
 pub use idx::{IdxArray, IdxData, IdxType, decode_idx, parse_idx, read_idx};
 pub use model::{

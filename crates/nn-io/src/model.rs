@@ -12,12 +12,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs;
+use std::io::Read;
 use std::path::Path;
 
 use nn_core::{Float, Loss, Network};
 
 use crate::atomic::write_atomic;
+use crate::files::{open_regular, read_rest, reserve};
 use crate::format::{self, Container};
 use crate::records::model::{ModelRecordV1, ModelRecordV2};
 use crate::{CheckpointError, Error};
@@ -382,6 +383,20 @@ pub fn load_model_as<T: StoredFloat>(path: impl AsRef<Path>) -> Result<Model<T>,
     decode_model_as(&bytes).map_err(|kind| Error::Checkpoint { path: path.to_owned(), kind })
 }
 
+/// Reads a model file or checkpoint: a regular file, whose header is checked against the file's
+/// length before the rest is read (so a huge file of another kind costs 24 bytes of reading),
+/// into a buffer reserved fallibly.
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>, Error> {
-    fs::read(path).map_err(|io| Error::Io { path: path.to_owned(), io })
+    let (mut file, len) = open_regular(path)?;
+    let mut head = Vec::with_capacity(format::HEADER_LEN);
+    file.by_ref()
+        .take(format::HEADER_LEN as u64)
+        .read_to_end(&mut head)
+        .map_err(|io| Error::Io { path: path.to_owned(), io })?;
+    format::check_header(&head, len)
+        .map_err(|kind| Error::Checkpoint { path: path.to_owned(), kind })?;
+    let mut bytes = reserve(path, len)?;
+    bytes.extend_from_slice(&head);
+    read_rest(path, &mut file, len.saturating_sub(head.len() as u64), &mut bytes)?;
+    Ok(bytes)
 }

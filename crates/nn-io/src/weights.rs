@@ -15,7 +15,7 @@
 //! Numbers are written in Rust's shortest form that reads back to the same value, so an import
 //! gives back the exported network bit for bit.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use nn_core::{Activation, Dense, Loss, Network};
@@ -23,7 +23,8 @@ use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
 use crate::atomic::write_atomic;
-use crate::model::{at_layer, read};
+use crate::files::read_regular_file;
+use crate::model::at_layer;
 use crate::{AnyNetwork, Error, Precision, SafetensorsError, StoredFloat};
 
 /// The value of the `format` metadata entry.
@@ -118,7 +119,43 @@ pub fn encode_safetensors<T: StoredFloat>(net: &Network<T>) -> Result<Vec<u8>, S
     if let Some(w) = net.class_weights() {
         metadata.insert("class_weights".to_owned(), join(w.iter().map(|v| v.to_f64())));
     }
-    safetensors::serialize(tensors, Some(metadata)).map_err(format_error)
+    let mut bytes = safetensors::serialize(tensors, Some(metadata)).map_err(format_error)?;
+    sort_metadata(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Rewrites the `__metadata__` object that `safetensors::serialize` puts first in the header
+/// with its entries sorted by key: the crate writes them in `HashMap` order, which changes from
+/// run to run, and exports must be reproducible to the byte. The same entries take the same
+/// number of bytes in any order, so nothing else moves.
+fn sort_metadata(bytes: &mut [u8]) -> Result<(), SafetensorsError> {
+    const PREFIX: &[u8] = b"{\"__metadata__\":";
+    let error = |message: &str| SafetensorsError::Format { message: message.to_owned() };
+    let header_len = bytes
+        .first_chunk::<8>()
+        .and_then(|n| usize::try_from(u64::from_le_bytes(*n)).ok())
+        .ok_or_else(|| error("no header length"))?;
+    let header = bytes
+        .get_mut(8..8_usize.saturating_add(header_len))
+        .ok_or_else(|| error("truncated header"))?;
+    let object = header
+        .strip_prefix(PREFIX)
+        .map(|_| PREFIX.len())
+        .ok_or_else(|| error("the header does not start with the metadata"))?;
+    let mut stream = serde_json::Deserializer::from_slice(&header[object..])
+        .into_iter::<BTreeMap<String, String>>();
+    let entries = match stream.next() {
+        Some(Ok(entries)) => entries,
+        _ => return Err(error("unreadable metadata")),
+    };
+    let end = object + stream.byte_offset();
+    let sorted = serde_json::to_vec(&entries).map_err(|e| error(&e.to_string()))?;
+    let slot = &mut header[object..end];
+    if sorted.len() != slot.len() {
+        return Err(error("the sorted metadata does not take the same bytes"));
+    }
+    slot.copy_from_slice(&sorted);
+    Ok(())
 }
 
 /// The architecture read from the metadata.
@@ -364,6 +401,6 @@ pub fn export_safetensors<T: StoredFloat>(
 /// [`decode_safetensors`]; both name the file.
 pub fn import_safetensors(path: impl AsRef<Path>) -> Result<AnyNetwork, Error> {
     let path = path.as_ref();
-    let bytes = read(path)?;
+    let bytes = read_regular_file(path, "safetensors file", u64::MAX)?;
     decode_safetensors(&bytes).map_err(|kind| Error::Safetensors { path: path.to_owned(), kind })
 }

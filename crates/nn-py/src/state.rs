@@ -10,9 +10,9 @@
 use std::time::{Duration, Instant};
 
 use nn_core::rng::{ChaCha8Rng, SeedableRng, shuffle};
-use nn_core::{Activation, Dense, Loss, Network, Targets, Workspace};
+use nn_core::{Activation, Dense, Loss, Network, Predictor, Targets};
 use nn_io::{Checkpoint, ModelMetadata, StoredFloat};
-use nn_linalg::{Mat, MatRef};
+use nn_linalg::{Mat, MatMut};
 
 use crate::array::Samples;
 use nn_train::{RngState, TrainConfig, Trainer};
@@ -22,7 +22,7 @@ use crate::error::Failure;
 /// How often training looks for Ctrl-C (with the GIL, between two batches).
 pub(crate) const INTERRUPT_CHECK: Duration = Duration::from_millis(50);
 
-/// Samples per forward pass of `predict` (each thread has a workspace for this many).
+/// The most samples per forward pass of `predict` (each thread has a workspace for its chunk).
 const PREDICT_CHUNK: usize = 512;
 
 /// Fewer samples than this per thread are not worth a thread in `predict`.
@@ -430,6 +430,11 @@ impl<T: StoredFloat> State<T> {
 
     /// The network's outputs for `x` (probabilities for the classifiers), written sample after
     /// sample into `out` (`n_samples × n_outputs` values), on up to `n_threads` threads.
+    ///
+    /// This is `nn_core::Predictor`: a sample's outputs are the same bits whatever the batch it
+    /// comes in and the thread count (scikit-learn checks it), a lone sample included. Several
+    /// threads run in a rayon pool of their own, built for the call: the global pool is never
+    /// touched.
     pub(crate) fn predict_into(
         &self,
         x: Samples<'_, T>,
@@ -445,35 +450,30 @@ impl<T: StoredFloat> State<T> {
                 self.net.n_inputs()
             )));
         }
-        if out.len() != n * k {
+        if n.checked_mul(k) != Some(out.len()) {
             return Err(Failure::Value(format!("{} output values for {n} × {k}", out.len())));
         }
         if n == 0 {
             return Ok(());
         }
-        let parts = n_threads.clamp(1, n.div_ceil(PREDICT_MIN_PER_THREAD).max(1));
-        let per_part = n.div_ceil(parts);
-        let net = &self.net;
-        let m = x.matrix();
-        if parts == 1 {
-            return forward_part(net, m, out);
+        // `out`, sample after sample, is the column-major n_outputs × n matrix of outputs.
+        let out = MatMut::from_column_major_slice_mut(out, k, n);
+        let threads = n_threads.clamp(1, n.div_ceil(PREDICT_MIN_PER_THREAD));
+        // Every thread gets the same number of chunks of at most PREDICT_CHUNK samples (the
+        // chunk size does not change the results).
+        let chunks_per_thread = n.div_ceil(threads * PREDICT_CHUNK);
+        let chunk = n.div_ceil(threads * chunks_per_thread);
+        let predictor = Predictor::new(&self.net, chunk)?;
+        if threads == 1 {
+            let mut predictor = predictor;
+            return Ok(predictor.predict_proba_into(x.matrix(), out)?);
         }
-        std::thread::scope(|scope| {
-            let mut handles = Vec::with_capacity(parts);
-            for (i, part) in out.chunks_mut(per_part * k).enumerate() {
-                let xs = m.subcols(i * per_part, part.len() / k);
-                let handle = std::thread::Builder::new()
-                    .spawn_scoped(scope, move || forward_part(net, xs, part))
-                    .map_err(|e| Failure::Runtime(format!("cannot start a thread: {e}")))?;
-                handles.push(handle);
-            }
-            for handle in handles {
-                handle
-                    .join()
-                    .map_err(|_| Failure::Runtime("a prediction thread failed".to_owned()))??;
-            }
-            Ok(())
-        })
+        let mut predictor = predictor.with_threads(threads)?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| Failure::Runtime(format!("cannot start the prediction threads: {e}")))?;
+        Ok(pool.install(|| predictor.predict_proba_into(x.matrix(), out))?)
     }
 
     /// The model's bytes: a training checkpoint once training is configured (so that training
@@ -526,43 +526,4 @@ fn rng_of(metadata: &ModelMetadata) -> Result<ChaCha8Rng, Failure> {
         Some(text) => decode_rng(text),
         None => Ok(shuffle_rng(0)),
     }
-}
-
-/// Forward passes over `x` in chunks, on one workspace, into `out` (sample after sample).
-///
-/// A sample's outputs do not depend on the batch it is predicted in (scikit-learn checks it):
-/// faer computes a product with a single column (a matrix-vector product) in another order than
-/// products with two columns or more, which all agree bit for bit, so a lone sample is computed
-/// as a batch of two copies of itself.
-fn forward_part<T: StoredFloat>(
-    net: &Network<T>,
-    x: MatRef<'_, T>,
-    out: &mut [T],
-) -> Result<(), Failure> {
-    let (n, k) = (x.ncols(), net.n_outputs());
-    let chunk = n.clamp(2, PREDICT_CHUNK);
-    let mut ws = Workspace::for_network(net, chunk)?;
-    for start in (0..n).step_by(chunk) {
-        let b = chunk.min(n - start);
-        let pair: Mat<T>;
-        let batch = if b == 1 {
-            pair = Mat::from_fn(x.nrows(), 2, |i, _| x[(i, start)]);
-            pair.as_ref()
-        } else {
-            x.subcols(start, b)
-        };
-        let a = net.forward_into(batch, &mut ws)?.into_output();
-        let dst = out[start * k..(start + b) * k].chunks_mut(k);
-        match nn_linalg::cols(a) {
-            Some(columns) => dst.zip(columns).for_each(|(d, c)| d.copy_from_slice(c)),
-            None => {
-                for (j, d) in dst.enumerate() {
-                    for (i, v) in d.iter_mut().enumerate() {
-                        *v = a[(i, j)];
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
 }

@@ -129,17 +129,21 @@ pub enum Error {
         /// The data set's target rows (0 for class labels).
         found_rows: usize,
     },
-    /// Training diverged: the loss or a gradient became NaN or infinite. The parameters are left
-    /// as they were before the bad step.
+    /// Training diverged: the loss, a gradient, or a value written by the optimizer's update (Θ,
+    /// moments) became NaN or infinite. For the loss or a gradient, the parameters are left as
+    /// they were before the bad step; for the update, they hold it. The message counts epochs
+    /// and batches from 1.
     #[error(
-        "training diverged at epoch {epoch}, batch {batch_idx}: the {what} is not finite (try a smaller learning rate or gradient clipping)"
+        "training diverged at epoch {}, batch {}: the {what} is not finite (try a smaller learning rate or gradient clipping)",
+        epoch + 1,
+        batch_idx + 1
     )]
     NonFiniteLoss {
         /// The epoch (0-based).
         epoch: usize,
         /// The batch within the epoch (0-based).
         batch_idx: usize,
-        /// `"loss"` or `"gradient"`.
+        /// `"loss"`, `"gradient"` or `"result of the update (parameters or optimizer state)"`.
         what: &'static str,
     },
     /// A gradient with a NaN or infinite entry, found by

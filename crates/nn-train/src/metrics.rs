@@ -5,7 +5,7 @@
 use nn_core::{Float, Network, Workspace};
 
 pub use nn_core::metrics::{
-    ClassMetrics, ConfusionMatrix, MAX_CLASSES, MultilabelMetrics, MultilabelStats,
+    ClassMetrics, ConfusionMatrix, MAX_CLASSES, MultilabelMetrics, MultilabelStats, OutputMetrics,
     RegressionMetrics, RegressionStats, accuracy, in_top_k, multilabel_metrics, regression_metrics,
     top_k_accuracy,
 };

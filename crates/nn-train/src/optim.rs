@@ -623,6 +623,22 @@ impl<T: Float> Optimizer<T> {
         grads: &Gradients<T>,
         lr: f64,
     ) -> Result<(), Error> {
+        self.step_checked(net, grads, lr).map(|_| ())
+    }
+
+    /// [`Optimizer::step`], telling whether every value it wrote (Θ and the optimizer's state)
+    /// is finite. Finite gradients can still overflow there: the squared gradients of Adam's
+    /// and RMSprop's second moment (|g| > 1.8e19 in f32, 1.3e154 in f64), or Θ itself under a
+    /// huge learning rate. The check runs inside the update loop: no extra pass over memory.
+    ///
+    /// # Errors
+    /// Those of [`Optimizer::step`].
+    pub fn step_checked(
+        &mut self,
+        net: &mut Network<T>,
+        grads: &Gradients<T>,
+        lr: f64,
+    ) -> Result<bool, Error> {
         // 0 is allowed: a schedule may end there (cosine annealing to η_min = 0).
         check_param("learning_rate", lr, "a finite number ≥ 0", |v| v >= 0.0)?;
         self.check_shapes(net, grads)?;
@@ -631,6 +647,7 @@ impl<T: Float> Optimizer<T> {
         // Inside a rayon pool (the trainer's), the columns are updated in parallel; the update is
         // element-wise, so the result is the same bits either way.
         let parallel = rayon::current_thread_index().is_some();
+        let mut finite = true;
         for (layer_idx, (layer, buf)) in
             net.layers_mut().iter_mut().zip(&mut self.layers).enumerate()
         {
@@ -639,11 +656,11 @@ impl<T: Float> Optimizer<T> {
             };
             let Buffers { n_rows, momentum, exp_avg, exp_avg_sq, .. } = buf;
             let bufs = [momentum.as_mut_slice(), exp_avg.as_mut_slice(), exp_avg_sq.as_mut_slice()];
-            update_columns(rule, layer.theta_mut(), grad, *n_rows, 0, bufs, parallel)
+            finite &= update_columns(rule, layer.theta_mut(), grad, *n_rows, 0, bufs, parallel)
                 .map_err(|e| Error::Core(e.into()))?;
         }
         self.step = t;
-        Ok(())
+        Ok(finite)
     }
 
     fn check_shapes(&self, net: &Network<T>, grads: &Gradients<T>) -> Result<(), Error> {
@@ -688,6 +705,7 @@ pub(crate) fn splits_columns(n_rows: usize, n_cols: usize) -> bool {
 /// Applies `rule` to columns `first_col..` of one layer: `theta` and `grad` are views of those
 /// columns, `bufs` the matching parts of the state (each empty, or `n_rows` values per column).
 /// With `parallel`, halves the columns recursively with `rayon::join` on the current pool.
+/// Returns whether every value written is finite.
 fn update_columns<T: Float>(
     rule: Rule<T>,
     theta: MatMut<'_, T>,
@@ -696,7 +714,7 @@ fn update_columns<T: Float>(
     first_col: usize,
     bufs: [&mut [T]; 3],
     parallel: bool,
-) -> Result<(), nn_linalg::ShapeError> {
+) -> Result<bool, nn_linalg::ShapeError> {
     let n_cols = theta.ncols();
     if parallel && splits_columns(n_rows, n_cols) {
         let mid = n_cols / 2;
@@ -720,7 +738,7 @@ fn update_columns<T: Float>(
                 )
             },
         );
-        return left.and(right);
+        return Ok(left? & right?);
     }
     let Some(mut grad_cols) = cols(grad) else {
         return Err(nn_linalg::ShapeError {
@@ -731,14 +749,16 @@ fn update_columns<T: Float>(
         });
     };
     let [momentum, exp_avg, exp_avg_sq] = bufs;
+    let mut finite = true;
     cols_mut(theta, |j, theta| {
         let Some(grad) = grad_cols.next() else { return };
         let range = j * n_rows..(j + 1) * n_rows;
         // R1: weight decay (coupled or decoupled) never applies to the bias column 0.
         let decay = first_col + j > 0;
         let bufs = [slice(momentum, &range), slice(exp_avg, &range), slice(exp_avg_sq, &range)];
-        rule.update(decay, theta, grad, bufs);
-    })
+        finite &= rule.update(decay, theta, grad, bufs);
+    })?;
+    Ok(finite)
 }
 
 /// A state buffer split at `at`, or two empty slices for a buffer the rule does not keep.
@@ -884,10 +904,15 @@ impl<T: Float> Rule<T> {
 
     /// Updates one column of Θ in place. `decay` is false for the bias column. `bufs` are the
     /// column's slices of (momentum, exp_avg, exp_avg_sq); a buffer the rule does not keep is
-    /// empty and not read.
+    /// empty and not read. Returns whether every value written is finite (a non-short-circuit
+    /// `&=` in each loop, which stays vectorizable). Θ and the second moment are checked; a
+    /// momentum or first moment that overflows makes Θ non-finite in the same step (through
+    /// `lr·b`, or `0·∞ = NaN` when the rate is 0), and the first moment cannot overflow before
+    /// the second (|g| ≥ 1.7e38 in f32 against 1.8e19).
     #[inline]
-    fn update(self, decay: bool, theta: &mut [T], grad: &[T], bufs: [&mut [T]; 3]) {
+    fn update(self, decay: bool, theta: &mut [T], grad: &[T], bufs: [&mut [T]; 3]) -> bool {
         let [momentum_buf, exp_avg, exp_avg_sq] = bufs;
+        let mut finite = true;
         // The bias column gets no weight decay (R1).
         let coupled = |wd: Option<T>| if decay { wd } else { None };
         match self {
@@ -898,6 +923,7 @@ impl<T: Float> Rule<T> {
                         for (th, &g) in theta.iter_mut().zip(grad) {
                             let g = add_decay(g, *th, wd);
                             *th -= lr * g;
+                            finite &= th.is_finite();
                         }
                     }
                     // The common case gets its own loop (no per-element branch), so it vectorizes.
@@ -905,6 +931,7 @@ impl<T: Float> Rule<T> {
                         for ((th, &g), b) in theta.iter_mut().zip(grad).zip(momentum_buf) {
                             *b = mu * *b + g;
                             *th -= lr * *b;
+                            finite &= th.is_finite();
                         }
                     }
                     Some(mu) => {
@@ -913,6 +940,7 @@ impl<T: Float> Rule<T> {
                             *b = mu * *b + g;
                             let d = if nesterov { g + mu * *b } else { *b };
                             *th -= lr * d;
+                            finite &= th.is_finite();
                         }
                     }
                 }
@@ -940,6 +968,7 @@ impl<T: Float> Rule<T> {
                     // PyTorch's order: √v / √(bias correction 2) + ε, then step_size·(m / denom).
                     let denom = v.sqrt() / bias_correction2_sqrt + eps;
                     *th -= step_size * (*m / denom);
+                    finite &= th.is_finite() & v.is_finite();
                 }
             }
             Rule::RmsProp { lr, alpha, one_minus_alpha, eps, momentum, wd } => {
@@ -951,6 +980,7 @@ impl<T: Float> Rule<T> {
                             *v = alpha * *v + one_minus_alpha * (g * g);
                             let avg = v.sqrt() + eps;
                             *th -= lr * (g / avg);
+                            finite &= th.is_finite() & v.is_finite();
                         }
                     }
                     Some(mu) => {
@@ -962,11 +992,13 @@ impl<T: Float> Rule<T> {
                             let avg = v.sqrt() + eps;
                             *b = mu * *b + g / avg;
                             *th -= lr * *b;
+                            finite &= th.is_finite() & v.is_finite();
                         }
                     }
                 }
             }
         }
+        finite
     }
 }
 

@@ -392,8 +392,15 @@ impl<T: Float> Trainer<T> {
         if let Some(max_norm) = self.config.clip_norm {
             clip_grad_norm(total, max_norm)?;
         }
-        // In the pool, the element-wise update runs on its threads (same bits).
-        self.optimizer.step(net, total, self.scheduler.lr())?;
+        // In the pool, the element-wise update runs on its threads (same bits). Finite gradients
+        // can still overflow in the update (squared gradients, Θ under a huge rate): divergence.
+        if !self.optimizer.step_checked(net, total, self.scheduler.lr())? {
+            return Err(Error::NonFiniteLoss {
+                epoch: self.epoch,
+                batch_idx: self.batch_idx,
+                what: UPDATE_OVERFLOW,
+            });
+        }
         self.scheduler.on_step();
         self.step += 1;
         Ok((loss, totals.correct))
@@ -475,7 +482,7 @@ impl<T: Float> Trainer<T> {
         let started = Instant::now();
         let mut control = Control::Continue;
         let mut batches_done = start;
-        let span = tracing::info_span!("epoch", epoch = self.epoch);
+        let span = tracing::info_span!("epoch", epoch = self.epoch + 1);
         let _entered = span.enter();
         let mut result = Ok(());
         for (batch_idx, chunk) in perm.chunks(bs).enumerate().skip(start) {
@@ -573,12 +580,13 @@ impl<T: Float> Trainer<T> {
             let monitored =
                 epoch_report.validation.as_ref().map_or(epoch_report.train_loss, |v| v.loss);
             self.scheduler.on_epoch_end(Some(monitored))?;
+            // Epochs counted from 1, as every message does; the set is named in full.
             tracing::info!(
-                epoch = epoch_report.epoch,
+                epoch = epoch_report.epoch + 1,
                 train_loss = epoch_report.train_loss,
                 train_accuracy = epoch_report.train_accuracy,
-                val_loss = epoch_report.validation.as_ref().map(|v| v.loss),
-                val_accuracy = epoch_report.validation.as_ref().and_then(|v| v.accuracy),
+                validation_loss = epoch_report.validation.as_ref().map(|v| v.loss),
+                validation_accuracy = epoch_report.validation.as_ref().and_then(|v| v.accuracy),
                 learning_rate = epoch_report.learning_rate,
                 samples_per_s = epoch_report.samples_per_s,
                 "epoch"
@@ -606,8 +614,8 @@ impl<T: Float> Trainer<T> {
             if stop {
                 report.stopped_early = true;
                 tracing::info!(
-                    epoch = self.epoch - 1,
-                    best_epoch = self.early.best_epoch,
+                    epoch = self.epoch,
+                    best_epoch = self.early.best_epoch.map(|e| e + 1),
                     "early stop"
                 );
             }
@@ -646,6 +654,9 @@ impl<T: Float> Trainer<T> {
         Ok(())
     }
 }
+
+/// The `what` of [`Error::NonFiniteLoss`] when the optimizer's update overflowed.
+const UPDATE_OVERFLOW: &str = "result of the update (parameters or optimizer state)";
 
 /// The buffers of `count` shards, each for its part of a batch of `config.batch_size` samples
 /// cut into `n_shards` shards.

@@ -19,7 +19,8 @@ pub struct ConfusionMatrix {
 }
 
 /// Precision, recall and F1 of one class (0 where a ratio is undefined: no prediction of the
-/// class, or no sample of it), and its support.
+/// class, or no sample of it), and its support; or of one label of a multi-label problem
+/// ([`MultilabelStats::per_label`](super::MultilabelStats::per_label)).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ClassMetrics {
     /// TP / (TP + FP).
@@ -30,6 +31,16 @@ pub struct ClassMetrics {
     pub f1: f64,
     /// The number of samples of this class (TP + FN).
     pub support: u64,
+}
+
+impl ClassMetrics {
+    /// The metrics of `tp` true positives among `predicted` predictions of the class and
+    /// `support` samples of it.
+    pub(super) fn from_counts(tp: u64, predicted: u64, support: u64) -> Self {
+        let precision = ratio(tp, predicted);
+        let recall = ratio(tp, support);
+        ClassMetrics { precision, recall, f1: f1(precision, recall), support }
+    }
 }
 
 impl ConfusionMatrix {
@@ -157,9 +168,7 @@ impl ConfusionMatrix {
         let tp = self.count(c, c);
         let predicted: u64 = (0..self.n_classes).map(|t| self.count(t, c)).sum();
         let support: u64 = (0..self.n_classes).map(|p| self.count(c, p)).sum();
-        let precision = ratio(tp, predicted);
-        let recall = ratio(tp, support);
-        ClassMetrics { precision, recall, f1: f1(precision, recall), support }
+        ClassMetrics::from_counts(tp, predicted, support)
     }
 
     /// [`ConfusionMatrix::class_metrics`] of every class.

@@ -40,7 +40,7 @@ pub use classification::{
     ClassMetrics, ConfusionMatrix, MAX_CLASSES, accuracy, in_top_k, top_k_accuracy,
 };
 pub use multilabel::{MultilabelMetrics, MultilabelStats, multilabel_metrics};
-pub use regression::{RegressionMetrics, RegressionStats, regression_metrics};
+pub use regression::{OutputMetrics, RegressionMetrics, RegressionStats, regression_metrics};
 
 /// `a / b`, or 0 when `b` is 0 (scikit-learn's `zero_division = 0`).
 fn ratio(a: u64, b: u64) -> f64 {

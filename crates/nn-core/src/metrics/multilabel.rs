@@ -2,7 +2,7 @@
 
 use nn_linalg::{Float, MatRef, Shape};
 
-use super::{f1, ratio};
+use super::{ClassMetrics, f1, ratio};
 use crate::Error;
 
 /// Multi-label metrics of predicted label sets against true ones (each a column of 0/1
@@ -133,6 +133,19 @@ impl MultilabelStats {
         Ok(())
     }
 
+    /// Precision, recall, F1 and support (samples whose label is 1) of each label, in order, over
+    /// everything added (scikit-learn's `precision_recall_fscore_support` with `average = None`;
+    /// 0 where a ratio is undefined).
+    #[must_use]
+    pub fn per_label(&self) -> Vec<ClassMetrics> {
+        (0..self.n_labels())
+            .map(|j| {
+                let (tp, fp, fn_) = (self.tp[j], self.fp[j], self.fn_[j]);
+                ClassMetrics::from_counts(tp, tp + fp, tp + fn_)
+            })
+            .collect()
+    }
+
     /// The metrics of everything added.
     ///
     /// # Errors
@@ -146,13 +159,7 @@ impl MultilabelStats {
         let (tp, fp, fn_) = (sum(&self.tp), sum(&self.fp), sum(&self.fn_));
         let micro_precision = ratio(tp, tp + fp);
         let micro_recall = ratio(tp, tp + fn_);
-        let macro_f1 = (0..n_labels)
-            .map(|j| {
-                let (tp, fp, fn_) = (self.tp[j], self.fp[j], self.fn_[j]);
-                f1(ratio(tp, tp + fp), ratio(tp, tp + fn_))
-            })
-            .sum::<f64>()
-            / n_labels as f64;
+        let macro_f1 = self.per_label().iter().map(|m| m.f1).sum::<f64>() / n_labels as f64;
         Ok(MultilabelMetrics {
             n_samples: self.n_samples as usize,
             subset_accuracy: ratio(self.exact, self.n_samples),
@@ -201,7 +208,8 @@ mod tests {
     /// Expected values from scikit-learn 1.9.1:
     /// ```python
     /// import numpy as np
-    /// from sklearn.metrics import accuracy_score, f1_score, hamming_loss, precision_score, recall_score
+    /// from sklearn.metrics import (accuracy_score, f1_score, hamming_loss, precision_score,
+    ///                              recall_score, precision_recall_fscore_support)
     /// Y = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 0]])
     /// P = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 1], [0, 0, 0]])
     /// accuracy_score(Y, P)                                  # 0.5
@@ -210,6 +218,8 @@ mod tests {
     /// recall_score(Y, P, average="micro")                   # 0.6
     /// f1_score(Y, P, average="micro")                       # 0.6666666666666666
     /// f1_score(Y, P, average="macro", zero_division=0)      # 0.5555555555555555
+    /// precision_recall_fscore_support(Y, P, zero_division=0)
+    /// # precision [1, 1, 0], recall [1, 0.5, 0], F1 [1, 0.6666666666666666, 0], support [2, 2, 1]
     /// ```
     #[test]
     fn matches_scikit_learn() {
@@ -225,6 +235,15 @@ mod tests {
         assert_eq!((m.micro_precision, m.micro_recall), (0.75, 0.6));
         assert!((m.micro_f1 - 2.0 / 3.0).abs() < 1e-15);
         assert!((m.macro_f1 - 5.0 / 9.0).abs() < 1e-15);
+        let mut stats = MultilabelStats::new(3);
+        stats.add(outputs.as_ref(), targets.as_ref()).unwrap();
+        let per_label = stats.per_label();
+        let column = |f: fn(&ClassMetrics) -> f64| per_label.iter().map(f).collect::<Vec<_>>();
+        assert_eq!(column(|m| m.precision), [1.0, 1.0, 0.0]);
+        assert_eq!(column(|m| m.recall), [1.0, 0.5, 0.0]);
+        assert_eq!(column(|m| m.f1), [1.0, 2.0 / 3.0, 0.0]);
+        assert_eq!(per_label.iter().map(|m| m.support).collect::<Vec<_>>(), [2, 2, 1]);
+        assert_eq!(m.macro_f1, column(|m| m.f1).iter().sum::<f64>() / 3.0);
         let strict = MultilabelStats::new(3).with_threshold(0.75);
         let mut strict = strict;
         strict.add(outputs.as_ref(), targets.as_ref()).unwrap();

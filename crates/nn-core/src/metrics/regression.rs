@@ -17,6 +17,8 @@ use crate::Error;
 /// An output whose targets are all equal has no variance: its R² is 1 for a perfect prediction
 /// and 0 otherwise (scikit-learn's `force_finite = True`).
 ///
+/// Each output's own MSE, RMSE, MAE and R² come from [`RegressionStats::per_output`].
+///
 /// Note that `mse` is the plain mean of squares, neither the derivation's loss L1 (½ Σ over the
 /// outputs) nor scikit-learn's `MLPRegressor` loss (half of `mse`): see
 /// [`MseScale`](crate::MseScale).
@@ -37,6 +39,23 @@ pub struct RegressionMetrics {
     pub mse_per_output: Vec<f64>,
     /// The coefficient of determination of each output.
     pub r2_per_output: Vec<f64>,
+}
+
+/// The regression metrics of one output (one row of the outputs and targets), over the samples:
+/// the terms that [`RegressionMetrics`] averages, from [`RegressionStats::per_output`] (what
+/// scikit-learn gives with `multioutput = "raw_values"`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct OutputMetrics {
+    /// The mean of (a − y)² over the samples.
+    pub mse: f64,
+    /// The root of [`OutputMetrics::mse`].
+    pub rmse: f64,
+    /// The mean of |a − y| over the samples.
+    pub mae: f64,
+    /// The coefficient of determination `1 − SS_res / SS_tot` (1 or 0 for constant targets, as
+    /// in [`RegressionMetrics`]).
+    pub r2: f64,
 }
 
 impl Default for RegressionMetrics {
@@ -129,41 +148,49 @@ impl RegressionStats {
         Ok(())
     }
 
-    /// The metrics of everything added.
+    /// The metrics of each output, in order, over everything added.
     ///
     /// # Errors
     /// [`Error::NoSamples`] if nothing was added or there are no outputs.
-    pub fn finish(&self) -> Result<RegressionMetrics, Error> {
-        let n_outputs = self.n_outputs();
-        if self.n_samples == 0 || n_outputs == 0 {
+    pub fn per_output(&self) -> Result<Vec<OutputMetrics>, Error> {
+        if self.n_samples == 0 || self.n_outputs() == 0 {
             return Err(Error::NoSamples);
         }
         let n = self.n_samples as f64;
-        let mean_over_outputs =
-            |v: &mut dyn Iterator<Item = f64>| v.sum::<f64>() / n_outputs as f64;
-        let mse_per_output: Vec<f64> = self.sum_sq.iter().map(|s| s / n).collect();
-        let r2_per_output: Vec<f64> = self
-            .sum_sq
-            .iter()
-            .zip(&self.m2)
-            .map(|(&ss_res, &ss_tot)| {
-                if ss_tot > 0.0 {
+        Ok((0..self.n_outputs())
+            .map(|j| {
+                let (ss_res, ss_tot) = (self.sum_sq[j], self.m2[j]);
+                let mse = ss_res / n;
+                let r2 = if ss_tot > 0.0 {
                     1.0 - ss_res / ss_tot
                 } else if ss_res == 0.0 {
                     1.0
                 } else {
                     0.0
-                }
+                };
+                OutputMetrics { mse, rmse: mse.sqrt(), mae: self.sum_abs[j] / n, r2 }
             })
-            .collect();
+            .collect())
+    }
+
+    /// The metrics of everything added: those of [`RegressionStats::per_output`], averaged over
+    /// the outputs with equal weights.
+    ///
+    /// # Errors
+    /// [`Error::NoSamples`] if nothing was added or there are no outputs.
+    pub fn finish(&self) -> Result<RegressionMetrics, Error> {
+        let per_output = self.per_output()?;
+        let mean_over_outputs = |metric: fn(&OutputMetrics) -> f64| {
+            per_output.iter().map(metric).sum::<f64>() / per_output.len() as f64
+        };
         Ok(RegressionMetrics {
             n_samples: self.n_samples,
-            mse: mean_over_outputs(&mut mse_per_output.iter().copied()),
-            rmse: mean_over_outputs(&mut mse_per_output.iter().map(|m| m.sqrt())),
-            mae: mean_over_outputs(&mut self.sum_abs.iter().map(|s| s / n)),
-            r2: mean_over_outputs(&mut r2_per_output.iter().copied()),
-            mse_per_output,
-            r2_per_output,
+            mse: mean_over_outputs(|m| m.mse),
+            rmse: mean_over_outputs(|m| m.rmse),
+            mae: mean_over_outputs(|m| m.mae),
+            r2: mean_over_outputs(|m| m.r2),
+            mse_per_output: per_output.iter().map(|m| m.mse).collect(),
+            r2_per_output: per_output.iter().map(|m| m.r2).collect(),
         })
     }
 }
@@ -200,6 +227,8 @@ mod tests {
     /// mean_absolute_error(y, a)       # 0.1875
     /// r2_score(y, a, multioutput="raw_values")  # [0.75, 1.0]
     /// r2_score(y, a)                  # 0.875
+    /// root_mean_squared_error(y, a, multioutput="raw_values")  # [0.5590169943749475, 0.0]
+    /// mean_absolute_error(y, a, multioutput="raw_values")      # [0.375, 0.0]
     /// ```
     #[test]
     fn matches_scikit_learn_on_two_outputs() {
@@ -215,6 +244,38 @@ mod tests {
         assert_eq!(m.r2_per_output, [0.75, 1.0]);
         assert_eq!(m.r2, 0.875);
         assert_eq!(m.mse_per_output, [0.3125, 0.0]);
+        let mut stats = RegressionStats::new(2);
+        stats.add(outputs.as_ref(), targets.as_ref()).unwrap();
+        let per = stats.per_output().unwrap();
+        assert_eq!(
+            per[0],
+            OutputMetrics { mse: 0.3125, rmse: 0.3125f64.sqrt(), mae: 0.375, r2: 0.75 }
+        );
+        assert_eq!(per[1], OutputMetrics { mse: 0.0, rmse: 0.0, mae: 0.0, r2: 1.0 });
+        assert_eq!(per[0].rmse, 0.559_016_994_374_947_5);
+    }
+
+    /// The averages of `finish` are the means of `per_output`, bit for bit, and R² goes below 0
+    /// for predictions worse than the targets' mean.
+    #[test]
+    fn finish_averages_the_outputs_of_per_output() {
+        // Output 0: truth 1 2 3, predicted 1 2 5: SS_res 4, SS_tot 2. Output 1: constant 7.
+        let targets = Mat::from_fn(2, 3, |j, k| [[1.0, 7.0], [2.0, 7.0], [3.0, 7.0]][k][j]);
+        let outputs = Mat::from_fn(2, 3, |j, k| [[1.0, 7.0], [2.0, 7.0], [5.0, 7.0]][k][j]);
+        let mut stats = RegressionStats::new(2);
+        stats.add::<f64>(outputs.as_ref(), targets.as_ref()).unwrap();
+        let per = stats.per_output().unwrap();
+        let all = stats.finish().unwrap();
+        assert_eq!(per[0].r2, -1.0);
+        assert_eq!((per[0].mse, per[0].mae), (4.0 / 3.0, 2.0 / 3.0));
+        assert_eq!(per[1], OutputMetrics { mse: 0.0, rmse: 0.0, mae: 0.0, r2: 1.0 });
+        assert_eq!(all.r2, 0.0);
+        // scikit-learn's RMSE: the mean of the outputs' RMSE, not the root of the mean square.
+        assert_eq!(all.rmse, (4.0f64 / 3.0).sqrt() / 2.0);
+        assert_ne!(all.rmse, (4.0f64 / 6.0).sqrt());
+        assert_eq!(all.mae, 1.0 / 3.0);
+        assert_eq!(all.mse_per_output, per.iter().map(|m| m.mse).collect::<Vec<_>>());
+        assert!(matches!(RegressionStats::new(2).per_output(), Err(Error::NoSamples)));
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! `Predictor`: the same results as `Network::predict_proba`/`predict`, the same bits for any
-//! chunk size and thread count, the batch-1 path equal to the batched one, and every error.
+//! `Predictor`: the results of a plain forward pass, the same bits for any chunk size and thread
+//! count, the batch-1 path equal to the batched one, and every error; `Network::predict_proba`
+//! and `predict`, which run through it, the same bits for one sample as in a batch.
 
-use nn_core::{Activation, Error, Loss, Network, Predictor};
+use nn_core::{Activation, Error, Loss, Network, Predictor, Workspace};
 use nn_linalg::{Float, Mat, MatRef};
 
 use crate::support::{net, rng, uniform_mat};
@@ -37,41 +38,79 @@ fn bits<T: Float>(m: MatRef<'_, T>) -> Vec<u64> {
     (0..m.ncols()).flat_map(|j| (0..m.nrows()).map(move |i| m[(i, j)].to_bits_u64())).collect()
 }
 
-fn check_against_network<T: Float>(net: &Network<T>) {
+/// `h_Θ(x)` by one forward pass over all of `x` (at least two columns), without `Predictor`.
+fn forward_whole<T: Float>(net: &Network<T>, x: MatRef<'_, T>) -> Mat<T> {
+    let mut ws = Workspace::for_network(net, x.ncols()).unwrap();
+    let out = net.forward_into(x, &mut ws).unwrap().into_output();
+    Mat::from_fn(out.nrows(), out.ncols(), |i, j| out[(i, j)])
+}
+
+/// What a forward pass gives `x`'s samples: a lone sample is taken from a batch of two.
+fn reference<T: Float>(net: &Network<T>, x: MatRef<'_, T>) -> Mat<T> {
+    match x.ncols() {
+        0 => Mat::zeros(net.n_outputs(), 0),
+        1 => {
+            let other = inputs::<T>(net.n_inputs(), 1, 99);
+            let pair =
+                Mat::from_fn(x.nrows(), 2, |i, j| if j == 0 { x[(i, 0)] } else { other[(i, 0)] });
+            let out = forward_whole(net, pair.as_ref());
+            Mat::from_fn(out.nrows(), 1, |i, _| out[(i, 0)])
+        }
+        _ => forward_whole(net, x),
+    }
+}
+
+fn check_against_forward<T: Float>(net: &Network<T>) {
     for n in [0usize, 1, 2, 7, 300] {
         let x = inputs::<T>(net.n_inputs(), n, 10 + n as u64);
-        let expected = net.predict_proba(x.as_ref()).unwrap();
+        let expected = reference(net, x.as_ref());
+        let proba = net.predict_proba(x.as_ref()).unwrap();
+        assert_eq!(bits(proba.as_ref()), bits(expected.as_ref()), "predict_proba, n={n}");
+        let expected_classes: Vec<usize> =
+            (0..n).map(|j| net.class_of(expected.col_as_slice(j))).collect();
+        assert_eq!(net.predict(x.as_ref()).unwrap(), expected_classes, "predict, n={n}");
         for chunk in [1, 64, 1000] {
             let mut p = Predictor::new(net, chunk).unwrap();
             let mut out = Mat::<T>::zeros(net.n_outputs(), n);
             p.predict_proba_into(x.as_ref(), out.as_mut()).unwrap();
-            if n == 1 {
-                // predict_proba runs one column through faer's matrix-vector path, which rounds
-                // differently from the matrix-matrix one the predictor always uses.
-                for i in 0..net.n_outputs() {
-                    let (a, b) = (out[(i, 0)].to_f64(), expected[(i, 0)].to_f64());
-                    assert!((a - b).abs() <= 1e-5 * b.abs().max(1e-3), "{a} vs {b}");
-                }
-            } else {
-                assert_eq!(bits(out.as_ref()), bits(expected.as_ref()), "n={n} chunk={chunk}");
-            }
+            assert_eq!(bits(out.as_ref()), bits(expected.as_ref()), "n={n} chunk={chunk}");
             let mut classes = vec![usize::MAX; n];
             p.predict_into(x.as_ref(), &mut classes).unwrap();
-            let expected_classes: Vec<usize> =
-                (0..n).map(|j| net.class_of(out.col_as_slice(j))).collect();
             assert_eq!(classes, expected_classes);
-            if n >= 2 {
-                assert_eq!(classes, net.predict(x.as_ref()).unwrap());
-            }
         }
     }
 }
 
 #[test]
-fn predictor_gives_what_network_predict_proba_gives() {
+fn predictor_and_network_predict_give_what_a_forward_pass_gives() {
     for net in networks() {
-        check_against_network(&net);
-        check_against_network(&net.cast::<f32>());
+        check_against_forward(&net);
+        check_against_forward(&net.cast::<f32>());
+    }
+}
+
+/// `Network::predict_proba` of one sample: the bits of that sample in a batch (it once went
+/// through faer's matrix-vector product, which rounds differently).
+fn check_one_sample<T: Float>(net: &Network<T>) {
+    let x = inputs::<T>(net.n_inputs(), 9, 5);
+    let batch = net.predict_proba(x.as_ref()).unwrap();
+    let classes = net.predict(x.as_ref()).unwrap();
+    let mut p = Predictor::new(net, 4).unwrap();
+    for (j, &class) in classes.iter().enumerate() {
+        let one = net.predict_proba(x.as_ref().subcols(j, 1)).unwrap();
+        assert_eq!(bits(one.as_ref()), bits(batch.as_ref().subcols(j, 1)), "sample {j}");
+        assert_eq!(net.predict(x.as_ref().subcols(j, 1)).unwrap(), [class]);
+        let slice_bits = |v: &[T]| v.iter().map(|v| v.to_bits_u64()).collect::<Vec<_>>();
+        let fast = slice_bits(p.predict_one(x.col_as_slice(j)).unwrap());
+        assert_eq!(fast, slice_bits(batch.col_as_slice(j)), "predict_one, sample {j}");
+    }
+}
+
+#[test]
+fn network_predict_proba_of_one_sample_is_its_column_of_any_batch() {
+    for net in networks() {
+        check_one_sample(&net);
+        check_one_sample(&net.cast::<f32>());
     }
 }
 

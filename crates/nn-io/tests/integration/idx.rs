@@ -470,7 +470,7 @@ fn raw_name_is_preferred_when_both_exist() {
 }
 
 #[test]
-fn missing_folder_file_names_file_and_folder_and_suggests_the_package() {
+fn missing_folder_file_names_file_and_folder_and_the_layout() {
     for name in NAMES {
         let dir = TempDir::new("missing-file");
         write_folder(&dir, &[1]);
@@ -483,10 +483,87 @@ fn missing_folder_file_names_file_and_folder_and_suggests_the_package() {
         );
         let msg = err.to_string();
         assert!(msg.contains(name) && msg.contains(&*dir.path().to_string_lossy()), "{msg}");
-        assert!(msg.contains("apt-get install dataset-fashion-mnist"), "{msg}");
+        assert!(msg.contains("t10k-labels-idx1-ubyte, raw or gzip"), "{msg}");
+        // The library gives no installation advice: the folder exists, a file is missing.
+        assert!(!msg.contains("apt-get"), "{msg}");
     }
+}
+
+#[test]
+fn a_missing_folder_or_a_file_in_its_place_is_named_as_such() {
     let err = load_folder("/nonexistent/nn-io/folder", None).unwrap_err();
-    assert!(matches!(err, Error::MissingFile { .. }), "{err}");
+    assert!(
+        matches!(&err, Error::MissingFolder { dir } if dir == Path::new("/nonexistent/nn-io/folder"))
+    );
+    assert_eq!(err.to_string(), "the folder /nonexistent/nn-io/folder does not exist");
+    let dir = TempDir::new("not-a-folder");
+    dir.write("data", b"x");
+    let err = load_folder(dir.path().join("data"), None).unwrap_err();
+    assert!(
+        matches!(&err, Error::WrongFileType { expected: "a folder", found, .. } if found == "a regular file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_folder_or_device_under_a_data_file_name_is_refused_not_missing() {
+    let dir = TempDir::new("wrong-types");
+    write_folder(&dir, &[]);
+    let images = dir.path().join(NAMES[0]);
+    fs::remove_file(&images).unwrap();
+    fs::create_dir(&images).unwrap();
+    let err = load_folder(dir.path(), None).unwrap_err();
+    assert!(
+        matches!(&err, Error::WrongFileType { path, expected: "a regular file", found } if *path == images && found == "a folder"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .ends_with("train-images-idx3-ubyte: expected a regular file, found a folder"),
+        "{err}"
+    );
+    fs::remove_dir(&images).unwrap();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("/dev/zero", &images).unwrap();
+        let err = load_folder(dir.path(), None).unwrap_err();
+        assert!(
+            matches!(&err, Error::WrongFileType { found, .. } if found == "a symbolic link to a character device"),
+            "{err}"
+        );
+        fs::remove_file(&images).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &images).unwrap();
+        let err = load_folder(dir.path(), None).unwrap_err();
+        assert!(
+            matches!(&err, Error::WrongFileType { found, .. } if found == "a broken symbolic link"),
+            "{err}"
+        );
+        for device in ["/dev/zero", "/dev/urandom"] {
+            assert!(matches!(read_idx(device), Err(Error::WrongFileType { .. })), "{device}");
+        }
+    }
+}
+
+#[test]
+fn a_huge_raw_file_is_refused_from_its_header_without_being_read() {
+    let dir = TempDir::new("sparse");
+    let path = dir.path().join("huge-idx1-ubyte");
+    fs::write(&path, idx_bytes(0x08, &[3], &[1, 2, 3])).unwrap();
+    // 64 GiB, sparse: reading it would take minutes and more memory than the machine has.
+    let file = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(1 << 36).unwrap();
+    let err = read_idx(&path).unwrap_err();
+    assert!(
+        matches!(&err, Error::Idx { kind: IdxError::TrailingBytes { expected: 11, found }, .. } if *found == 1 << 36),
+        "{err}"
+    );
+    // A header that declares more than the file holds is refused the same way.
+    fs::write(&path, idx_bytes(0x08, &[1 << 30], &[1, 2, 3])).unwrap();
+    let err = read_idx(&path).unwrap_err();
+    assert!(
+        matches!(&err, Error::Idx { kind: IdxError::Truncated { part: "data", .. }, .. }),
+        "{err}"
+    );
 }
 
 #[test]

@@ -296,17 +296,19 @@ fn a_non_finite_network_is_not_saved_and_the_old_file_stays() {
 }
 
 #[test]
-fn a_failed_rename_keeps_the_old_file_and_leaves_no_temporary_file() {
-    // The target is a non-empty folder: writing the temporary file works, renaming it over the
-    // target cannot (even as root), so the failure comes between the write and the rename.
+fn a_folder_target_is_refused_and_kept_and_no_temporary_file_is_left() {
+    // A folder where the model should go is refused before anything is written (the failures
+    // between the write and the rename are injected in `atomic.rs`'s unit tests).
     let dir = TempDir::new("rename-fails");
     let target = dir.join("model.nnm");
     fs::create_dir(&target).unwrap();
     fs::write(target.join("keep"), b"old").unwrap();
     let err =
         save_model(&target, &random_network::<f32>(8), &ModelMetadata::default()).unwrap_err();
-    assert!(matches!(&err, Error::Write { path, .. } if *path == target), "{err}");
-    assert!(err.to_string().starts_with("cannot write"), "{err}");
+    assert!(
+        matches!(&err, Error::WrongFileType { path, found, .. } if *path == target && found == "a folder"),
+        "{err}"
+    );
     assert_eq!(fs::read(target.join("keep")).unwrap(), b"old");
     assert_eq!(dir.names(), ["model.nnm"]);
     // A folder that does not exist: nothing is created.
@@ -359,4 +361,43 @@ fn error_messages_are_lower_case_without_closing_period() {
         assert!(!msg.chars().next().unwrap().is_uppercase(), "{msg}");
         assert!(!msg.ends_with('.'), "{msg}");
     }
+}
+
+#[test]
+fn devices_folders_and_huge_files_are_refused_before_reading() {
+    #[cfg(unix)]
+    for device in ["/dev/zero", "/dev/urandom"] {
+        let err = load_model(device).unwrap_err();
+        assert!(
+            matches!(&err, Error::WrongFileType { expected: "a regular file", found, .. } if found == "a character device"),
+            "{err}"
+        );
+    }
+    let dir = TempDir::new("huge-model");
+    assert!(matches!(
+        load_model(dir.join("")).unwrap_err(),
+        Error::WrongFileType { .. } | Error::Io { .. }
+    ));
+    let path = dir.join("sub");
+    fs::create_dir(&path).unwrap();
+    let err = load_model(&path).unwrap_err();
+    assert!(matches!(&err, Error::WrongFileType { found, .. } if found == "a folder"), "{err}");
+    // A valid model followed by 64 GiB of (sparse) zeros: refused from its header, at once.
+    let path = dir.join("m.nnm");
+    save_model(&path, &random_network::<f32>(1), &ModelMetadata::default()).unwrap();
+    let valid_len = fs::metadata(&path).unwrap().len();
+    fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(1 << 36).unwrap();
+    let err = load_model(&path).unwrap_err();
+    assert!(
+        matches!(&err, Error::Checkpoint { kind: CheckpointError::TrailingBytes { expected, found }, .. }
+            if *expected == valid_len && *found == 1 << 36),
+        "{err}"
+    );
+    // A file of another kind is refused after reading its first bytes only.
+    fs::write(&path, b"GIF89a").unwrap();
+    fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(1 << 36).unwrap();
+    assert!(matches!(
+        load_model(&path).unwrap_err(),
+        Error::Checkpoint { kind: CheckpointError::BadMagic { .. }, .. }
+    ));
 }

@@ -57,7 +57,7 @@ fn an_unwritable_path_is_a_write_error_and_leaves_nothing() {
     // A folder where the file should be.
     fs::create_dir(dir.join("taken.onnx")).unwrap();
     let err = export_onnx(dir.join("taken.onnx"), &net, &OnnxOptions::new()).unwrap_err();
-    assert!(matches!(&err, Error::Write { .. }), "{err}");
+    assert!(matches!(&err, Error::WrongFileType { .. }), "{err}");
     assert_eq!(dir.names(), ["taken.onnx"]);
 }
 

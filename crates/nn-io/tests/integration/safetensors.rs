@@ -32,6 +32,27 @@ fn f32_and_f64_networks_round_trip_bit_exactly() {
 }
 
 #[test]
+fn exports_are_reproducible_with_the_metadata_sorted_by_key() {
+    let net = random_network::<f32>(3);
+    let first = encode_safetensors(&net).unwrap();
+    // The crate writes its metadata from a `HashMap`, whose order differs between instances:
+    // many exports would show it.
+    for _ in 0..32 {
+        assert_eq!(encode_safetensors(&net).unwrap(), first);
+    }
+    let header_len = usize::try_from(u64::from_le_bytes(first[..8].try_into().unwrap())).unwrap();
+    let header = std::str::from_utf8(&first[8..8 + header_len]).unwrap();
+    let keys = ["activations", "class_weights", "format", "l2", "loss", "sizes"];
+    let positions: Vec<usize> =
+        keys.iter().map(|k| header.find(&format!("\"{k}\":")).unwrap()).collect();
+    assert!(positions.is_sorted(), "{header}");
+    assert!(header.starts_with("{\"__metadata__\":{\"activations\":"), "{header}");
+    // Still a valid file, read back exactly.
+    let AnyNetwork::F32(back) = decode_safetensors(&first).unwrap() else { panic!("not f32") };
+    assert_same_network(&back, &net);
+}
+
+#[test]
 fn the_layout_is_what_pytorch_expects() {
     let net = random_network::<f32>(3);
     let bytes = encode_safetensors(&net).unwrap();

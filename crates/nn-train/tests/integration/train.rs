@@ -147,6 +147,57 @@ fn divergence_is_an_error_and_leaves_the_parameters_as_they_were() {
     assert_eq!(trainer.n_steps(), 0);
 }
 
+/// Trains with AdamW and a learning rate of 1e6 until `fit` stops; returns how it ended.
+fn diverge<T: nn_core::Float>() -> Result<String, Error> {
+    let data = blobs::<T>(64, 4, 3, 2);
+    let mut net = classifier::<T>(&[4, 16, 16, 3], Activation::Relu, 1);
+    let config = TrainConfig::new(8, 1e6, OptimizerConfig::adamw()).with_epochs(100);
+    let mut trainer = Trainer::new(&net, config).unwrap();
+    let report = trainer.fit(&mut net, &data, None, &mut NoObserver)?;
+    Ok(format!("{report:?}, last loss {:?}", trainer.history().last().map(|h| h.train_loss)))
+}
+
+#[test]
+fn a_huge_learning_rate_is_divergence_in_f32_and_f64() {
+    // 1 − lr·wd = −9999 multiplies Θ at every step: the values leave the float range in a few.
+    for result in [diverge::<f32>(), diverge::<f64>()] {
+        assert!(matches!(result, Err(Error::NonFiniteLoss { .. })), "{result:?}");
+        let err = result.unwrap_err();
+        assert!(err.to_string().starts_with("training diverged at epoch "), "{err}");
+    }
+}
+
+#[test]
+fn an_update_that_overflows_the_optimizer_state_is_divergence_at_that_step() {
+    // Inputs of 1e200 give finite f64 gradients of about 1e200, whose squares overflow in Adam's
+    // second moment while Θ stays finite (the step divides by √∞). Before this was checked, such
+    // a run went on "successfully" with a loss of 1e114 and a state that could not be saved.
+    let mut net = classifier::<f64>(&[2, 3, 2], Activation::Identity, 1);
+    let mut trainer =
+        Trainer::new(&net, TrainConfig::new(4, 1e-3, OptimizerConfig::adam())).unwrap();
+    let labels = [0, 1, 0, 1];
+    let small = Mat::<f64>::from_fn(2, 4, |i, j| (i + j) as f64 / 4.0);
+    trainer.step(&mut net, small.as_ref(), Targets::Classes(&labels)).unwrap();
+    // The same input with both labels: whatever the prediction, half the samples are wrong.
+    let huge = Mat::<f64>::from_fn(2, 4, |i, _| if i == 0 { 1e200 } else { -3e199 });
+    let err = trainer.step(&mut net, huge.as_ref(), Targets::Classes(&labels)).unwrap_err();
+    assert!(
+        matches!(err, Error::NonFiniteLoss { epoch: 0, batch_idx: 0, what }
+            if what == "result of the update (parameters or optimizer state)"),
+        "{err}"
+    );
+    assert_eq!(trainer.n_steps(), 1, "the diverged step is not counted");
+}
+
+#[test]
+fn divergence_messages_count_epochs_and_batches_from_1() {
+    let err = Error::NonFiniteLoss { epoch: 0, batch_idx: 4, what: "loss" };
+    assert_eq!(
+        err.to_string(),
+        "training diverged at epoch 1, batch 5: the loss is not finite (try a smaller learning rate or gradient clipping)"
+    );
+}
+
 #[test]
 fn evaluation_metrics_agree_with_predictions() {
     let data = blobs::<f64>(50, 3, 3, 9);

@@ -88,20 +88,25 @@ peer() {
     (cd "$peers" && exec env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$venv/bin/python" "$script" "$@")
 }
 
+# The median of a list of numbers separated by spaces (the mean of the middle two for an even
+# count), in awk.
+median='
+    function median(list,   v, n, i, j, t) {
+        n = split(list, v, " ")
+        for (i = 2; i <= n; i++) {
+            t = v[i]
+            for (j = i - 1; j >= 1 && v[j] + 0 > t + 0; j--) v[j + 1] = v[j]
+            v[j + 1] = t
+        }
+        return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    }'
+
 # row LABEL UNIT LOWER_IS_BETTER "OURS..." PEER "THEIRS...": one line of the table, the medians of
 # both sides and the median of the per-round ratios, ours over theirs (theirs over ours for a
 # latency) so that above 1 means nn is faster.
 row() {
     awk -v label="$1" -v unit="$2" -v lower="$3" -v ours="$4" -v peer="$5" -v theirs="$6" '
-        function median(list,   v, n, i, j, t) {
-            n = split(list, v, " ")
-            for (i = 2; i <= n; i++) {
-                t = v[i]
-                for (j = i - 1; j >= 1 && v[j] + 0 > t + 0; j--) v[j + 1] = v[j]
-                v[j + 1] = t
-            }
-            return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-        }
+        '"$median"'
         function grouped(x,   s, r) {
             s = sprintf("%.0f", x)
             r = ""
@@ -125,15 +130,31 @@ row() {
         }'
 }
 
+# figures LABEL FORMAT "OURS..." PEER "THEIRS..." [PEER "THEIRS..."]: a line of the table without
+# a ratio, the medians only (printed with the awk FORMAT).
+figures() {
+    awk -v label="$1" -v format="$2" -v ours="$3" -v peers="$4|$6" -v theirs="$5|$7" '
+        '"$median"'
+        BEGIN {
+            n = split(peers, p, "|")
+            split(theirs, t, "|")
+            for (i = 1; i <= n; i++) {
+                if (p[i] != "") others = others (others != "" ? "; " : "") p[i] " " sprintf(format, median(t[i]))
+            }
+            printf "| %s | %s | %s | |\n", label, sprintf(format, median(ours)), others
+        }'
+}
+
 cpu=$(lscpu 2> /dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)
 echo "CPU: ${cpu:-unknown (no lscpu)}; $(nproc) CPUs online; $(date -u '+%Y-%m-%d %H:%M UTC'); $rounds round(s)"
 "$bench" --workload fma-peak --threads 1 || die "$bench --workload fma-peak failed"
 for round in $(seq "$rounds"); do
     echo "# round $round of $rounds"
-    measure nn_w1_t2 w1 2 samples_per_s "$bench" --workload w1 --threads 2 "${data[@]}"
+    w1_keys="samples_per_s test_accuracy peak_rss_mib"
+    measure nn_w1_t2 w1 2 "$w1_keys" "$bench" --workload w1 --threads 2 "${data[@]}"
     measure nn_w1_t1 w1 1 samples_per_s "$bench" --workload w1 --threads 1 "${data[@]}"
-    measure torch_w1_t2 w1 2 samples_per_s peer torch_mlp.py --workload w1 --threads 2 "${data[@]}"
-    measure numpy_w1_t2 w1 2 samples_per_s peer numpy_mlp.py --workload w1 --threads 2 "${data[@]}"
+    measure torch_w1_t2 w1 2 "$w1_keys" peer torch_mlp.py --workload w1 --threads 2 "${data[@]}"
+    measure numpy_w1_t2 w1 2 "$w1_keys" peer numpy_mlp.py --workload w1 --threads 2 "${data[@]}"
     measure nn_w2_t2 w2 2 samples_per_s "$bench" --workload w2 --threads 2 "${data[@]}"
     measure numpy_w2_t2 w2 2 samples_per_s peer numpy_mlp.py --workload w2 --threads 2 "${data[@]}"
     measure nn_w3_t2 w3 2 "batch1000_samples_per_s batch1_median_us" \
@@ -153,6 +174,10 @@ row "W1 train 784-256-128-10 ReLU, 2 threads, samples/s" n 0 \
 row "W1 train, 2 threads, samples/s" n 0 "${values[nn_w1_t2.$sps]}" numpy "${values[numpy_w1_t2.$sps]}"
 row "W1 speed-up 1 → 2 threads (nn), samples/s" n 0 \
     "${values[nn_w1_t2.$sps]}" "nn 1 thread" "${values[nn_w1_t1.$sps]}"
+figures "W1 test accuracy (5 epochs, seed 0)" "%.4f" "${values[nn_w1_t2.test_accuracy]}" \
+    PyTorch "${values[torch_w1_t2.test_accuracy]}" numpy "${values[numpy_w1_t2.test_accuracy]}"
+figures "W1 peak RSS, MiB" "%.0f" "${values[nn_w1_t2.peak_rss_mib]}" \
+    PyTorch "${values[torch_w1_t2.peak_rss_mib]}" numpy "${values[numpy_w1_t2.peak_rss_mib]}"
 row "W2 train 784-100-10 sigmoid, 2 threads, samples/s" n 0 \
     "${values[nn_w2_t2.$sps]}" numpy "${values[numpy_w2_t2.$sps]}"
 row "W3 inference batch 1000, 2 threads, samples/s" n 0 \

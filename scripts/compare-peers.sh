@@ -146,7 +146,8 @@ figures() {
 }
 
 cpu=$(lscpu 2> /dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)
-echo "CPU: ${cpu:-unknown (no lscpu)}; $(nproc) CPUs online; $(date -u '+%Y-%m-%d %H:%M UTC'); $rounds round(s)"
+load=$(cut -d ' ' -f 1-3 /proc/loadavg 2> /dev/null || echo unknown)
+echo "CPU: ${cpu:-unknown (no lscpu)}; $(nproc) CPUs online; load average $load (other work skews the ratios: BLAS threads suffer most); $(date -u '+%Y-%m-%d %H:%M UTC'); $rounds round(s)"
 "$bench" --workload fma-peak --threads 1 || die "$bench --workload fma-peak failed"
 for round in $(seq "$rounds"); do
     echo "# round $round of $rounds"

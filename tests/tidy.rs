@@ -341,3 +341,91 @@ fn tag_scanner_finds_tags_and_ranges() {
     let v: Vec<&str> = t.iter().map(String::as_str).collect();
     assert_eq!(v, ["B3", "F2", "L1", "L2", "L3"]);
 }
+
+/// The targets of the Markdown links `[text](target)` in `text`.
+fn link_targets(text: &str) -> Vec<&str> {
+    let mut targets = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("](") {
+        rest = &rest[at + 2..];
+        if let Some(end) = rest.find(')') {
+            targets.push(&rest[..end]);
+        }
+    }
+    targets
+}
+
+/// Every text file of the repository (sources, scripts, documents), outside build folders.
+fn text_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap().map(Result::unwrap) {
+        let path = entry.path();
+        let name = entry.file_name();
+        if path.is_dir() {
+            if !["target", ".git", "runs", "__pycache__"].contains(&name.to_str().unwrap_or("")) {
+                text_files(&path, out);
+            }
+        } else if path.extension().is_some_and(|e| {
+            ["md", "rs", "sh", "py", "toml", "txt"].contains(&e.to_str().unwrap_or(""))
+        }) {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn documents_link_only_inside_the_repository() {
+    // A clone holds this repository and nothing beside it: every link of the documents is a path
+    // in it that exists (or an anchor), and no file names a folder outside it.
+    let root = root().canonicalize().unwrap();
+    let mut docs = vec![root.join("README.md"), root.join("ARCHITECTURE.md")];
+    docs.push(root.join("benches/peers/README.md"));
+    for entry in fs::read_dir(root.join("docs")).unwrap().map(Result::unwrap) {
+        if entry.path().extension().is_some_and(|e| e == "md") {
+            docs.push(entry.path());
+        }
+    }
+    for doc in &docs {
+        let text = read(doc);
+        for target in link_targets(&text) {
+            let path = target.split('#').next().unwrap_or("");
+            if path.is_empty() {
+                continue;
+            }
+            assert!(
+                !target.contains("://"),
+                "{}: links outside the repository: {target}",
+                doc.display()
+            );
+            let resolved = doc.parent().unwrap().join(path);
+            let canonical = resolved.canonicalize().unwrap_or_else(|e| {
+                panic!("{}: the link {target} leads nowhere: {e}", doc.display())
+            });
+            assert!(
+                canonical.starts_with(&root),
+                "{}: {target} is outside the repository",
+                doc.display()
+            );
+        }
+    }
+    let mut files = Vec::new();
+    text_files(&root, &mut files);
+    for file in files {
+        let text = read(&file);
+        // Spelled in two parts, so that this file does not name them.
+        for banned in [concat!("..", "/shared"), concat!("/wo", "rk/")] {
+            assert!(
+                !text.contains(banned),
+                "{} names {banned}, which a clone does not have",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn link_targets_are_found() {
+    assert_eq!(
+        link_targets("see [a](docs/a.md#x), [b](#b) and f(x) [c](../c)"),
+        ["docs/a.md#x", "#b", "../c"]
+    );
+}

@@ -8,6 +8,8 @@
 //! - [`broadcast_col_into`], [`row_sums_into`], [`cols`] and [`cols_mut`]: the element-wise helpers
 //!   around the products (bias broadcast, bias gradient, column-by-column loops on contiguous slices).
 //! - [`Float`]: the two scalar types we support, `f32` (the fast path) and `f64` (the checking path).
+//! - [`warm_gemm_scratch`]: allocates faer's thread-local GEMM packing buffer on the calling thread
+//!   beforehand, so that a loop that must not allocate can run on any thread of a pool.
 //!
 //! What this crate deliberately does not do: allocate in a kernel, read faer's *global*
 //! parallelism setting, or panic on shapes a caller can get wrong. Every kernel checks its operands
@@ -38,8 +40,10 @@ use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssi
 
 pub use faer::{Accum, ColMut, ColRef, Mat, MatMut, MatRef};
 
+pub mod scratch;
 pub mod upper_state;
 pub mod vmath;
+pub use scratch::warm_gemm_scratch;
 #[cfg(feature = "rayon")]
 pub use upper_state::clear_upper_state_on_pool;
 pub use upper_state::{UpperState, clear_upper_state, upper_state};
@@ -300,8 +304,9 @@ pub const PARALLEL_MIN_FLOP: usize = 1 << 21;
 /// or `dst ← dst + alpha·lhs·rhs` ([`Accum::Add`]).
 ///
 /// Pass `x.transpose()` for a transposed operand: it is a view, nothing is copied.
-/// Allocation: none in this wrapper with [`Par::Seq`]; faer's GEMM keeps its packing buffers in
-/// thread-local storage. A product that runs in parallel allocates a few small jobs (faer's and
+/// Allocation: none in this wrapper with [`Par::Seq`]; faer's GEMM keeps its packing buffer in
+/// thread-local storage, allocated by the first product on each thread (see
+/// [`warm_gemm_scratch`], which allocates it beforehand). A product that runs in parallel allocates a few small jobs (faer's and
 /// the broadcast below).
 ///
 /// On return, the upper halves of the vector registers are clean on the calling thread and, for

@@ -84,7 +84,10 @@ fn sub_targets<'a, T: Float>(t: &Targets<'a, T>, start: usize, len: usize) -> Ta
 
 impl<T: Float> Trainer<T> {
     /// A trainer for `net` with `config`: builds the thread pool, the shard buffers, the
-    /// optimizer and the schedule. Allocates everything the steps need.
+    /// optimizer and the schedule. Allocates everything the steps need, including faer's
+    /// thread-local GEMM packing buffer on every thread of the pool and on the calling thread
+    /// (which runs the steps without a pool): which pool thread runs which shard is left to work
+    /// stealing, so any of them may multiply in any step.
     ///
     /// # Errors
     /// [`Error::InvalidHyperparameter`] for a bad configuration, [`Error::ThreadPool`] if the pool
@@ -105,6 +108,7 @@ impl<T: Float> Trainer<T> {
         } else {
             None
         };
+        warm_threads::<T>(pool.as_ref());
         let n_shards = match config.parallelism {
             Parallelism::Shards => config.n_shards,
             Parallelism::FaerGemm => 1,
@@ -652,6 +656,18 @@ impl<T: Float> Trainer<T> {
             *layer = restored;
         }
         Ok(())
+    }
+}
+
+/// Allocates faer's thread-local GEMM packing buffer ([`nn_linalg::warm_gemm_scratch`]) on the
+/// calling thread and on every thread of `pool`. Without it, a pool thread allocates the buffer
+/// the first time work stealing hands it a shard, which can be in any step, long after the first
+/// epoch (a worker that is slow to wake steals nothing while the other runs both shards).
+fn warm_threads<T: Float>(pool: Option<&rayon::ThreadPool>) {
+    nn_linalg::warm_gemm_scratch::<T>();
+    if let Some(pool) = pool {
+        // `broadcast` runs the closure once on each of the pool's threads, and waits for all.
+        pool.broadcast(|_| nn_linalg::warm_gemm_scratch::<T>());
     }
 }
 

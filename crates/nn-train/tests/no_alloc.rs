@@ -2,11 +2,16 @@
 //! binary only) proves it, with 1 and 2 threads, dropout, clipping and every optimizer. The first
 //! step of a new trainer allocates nothing either: `Trainer::new` warms faer's thread-local GEMM
 //! buffer on every pool thread, whichever thread work stealing later gives a shard.
+//!
+//! The counter is global, so it also counts threads that are not training. Hence one `#[test]`
+//! (libtest's bookkeeping when another test of the binary ends allocates on its own threads), and
+//! every trainer lives until the end: dropping one lets its pool's threads exit in the
+//! background, and each exit allocates (crossbeam-epoch moves the thread's garbage bag to a
+//! global queue node), possibly during a later trainer's counted steps on a loaded machine.
 
 #![allow(clippy::unwrap_used, reason = "a test: a failure should stop it")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nn_core::rng::{ChaCha8Rng, SeedableRng, uniform_f64};
@@ -45,10 +50,6 @@ fn count() -> usize {
     ALLOCATIONS.load(Ordering::SeqCst)
 }
 
-/// The counter is global: the tests of this binary take turns, so that none counts another's
-/// allocations.
-static SERIAL: Mutex<()> = Mutex::new(());
-
 /// The 100-200-32-4 network of these tests: 200 × 101 parameters in the first layer, so the
 /// optimizer's update is split over the pool's threads (rayon::join).
 fn network() -> Network<f32> {
@@ -63,11 +64,51 @@ fn network() -> Network<f32> {
 
 #[test]
 fn training_steps_and_epochs_allocate_nothing_after_the_first_batch() {
-    let _turn = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let before = count();
     let v = std::hint::black_box(vec![1u8; 64]);
     assert!(count() > before && v.len() == 64, "the counter works");
+    // Kept until the end of the test, with their pools (see the top of the file).
+    let mut trainers = Vec::new();
+    first_step_of_a_new_trainer_allocates_nothing(&mut trainers);
+    steps_and_epochs_allocate_nothing_after_the_first_epoch(&mut trainers);
+}
 
+/// Reproduces a flaky failure: a pool thread that work stealing gave no shard during the first
+/// epochs allocated faer's GEMM buffer the first time it got one, in a later step (about one run
+/// in five failed). Here no step at all comes before counting, so any thread that was not warmed
+/// by `Trainer::new` allocates during the counted steps, every time: the one that runs the
+/// shards, with 1 or 2 threads. (Without dropout: the dropout masks are allocated by the first
+/// training-mode forward pass, part of the first epoch's warm-up below.)
+fn first_step_of_a_new_trainer_allocates_nothing(trainers: &mut Vec<Trainer<f32>>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let b = 64;
+    let x = Mat::<f32>::from_fn(100, b, |_, _| uniform_f64(&mut rng) as f32);
+    let labels: Vec<usize> = (0..b).map(|k| k % 4).collect();
+    for threads in [1, 2] {
+        let mut net = network();
+        let config = TrainConfig::new(b, 0.01, OptimizerConfig::adam())
+            .with_threads(threads)
+            .with_shards(2)
+            .with_clip_norm(1.0);
+        let mut trainer = Trainer::new(&net, config).unwrap();
+        let before = count();
+        for _ in 0..3 {
+            trainer.step(&mut net, x.as_ref(), Targets::Classes(&labels)).unwrap();
+        }
+        let after = count();
+        assert_eq!(
+            after - before,
+            0,
+            "first steps, {threads} threads: {} allocations",
+            after - before
+        );
+        trainers.push(trainer);
+    }
+}
+
+/// Every optimizer, 1 and 2 threads, dropout and clipping: after the first epoch, epochs
+/// allocate nothing.
+fn steps_and_epochs_allocate_nothing_after_the_first_epoch(trainers: &mut Vec<Trainer<f32>>) {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let n = 300;
     let x = Mat::<f32>::from_fn(100, n, |_, _| uniform_f64(&mut rng) as f32);
@@ -88,9 +129,10 @@ fn training_steps_and_epochs_allocate_nothing_after_the_first_batch() {
                 .with_dropout(0.1)
                 .with_clip_norm(1.0);
             let mut trainer = Trainer::new(&net, config).unwrap();
-            // Warm-up: the first epoch allocates the batch buffers and the permutation (the GEMM
-            // buffers of the pool's threads were allocated by `Trainer::new`). Any user's first
-            // epoch does exactly this: one epoch, whichever threads ran its shards.
+            // Warm-up: the first epoch allocates the batch buffers, the permutation and the
+            // dropout masks (the GEMM buffers of the pool's threads were allocated by
+            // `Trainer::new`). Any user's first epoch does exactly this: one epoch, whichever
+            // threads ran its shards.
             trainer.run_epoch(&mut net, &data).unwrap();
             let before = count();
             for _ in 0..5 {
@@ -103,35 +145,7 @@ fn training_steps_and_epochs_allocate_nothing_after_the_first_batch() {
                 "{optimizer:?}, {threads} threads: {} allocations",
                 after - before
             );
+            trainers.push(trainer);
         }
-    }
-}
-
-/// Reproduces a flaky failure: a pool thread that work stealing gave no shard during the first
-/// epochs allocated faer's GEMM buffer the first time it got one, in a later step (about one run
-/// in five failed above). Here no step at all comes before counting, so any thread that was not
-/// warmed by `Trainer::new` allocates during the counted step, every time: the one that runs the
-/// shards, with 1 or 2 threads. (Without dropout: the dropout masks are allocated by the first
-/// training-mode forward pass, part of the warm-up above.)
-#[test]
-fn the_first_step_of_a_new_trainer_allocates_nothing() {
-    let _turn = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut rng = ChaCha8Rng::seed_from_u64(2);
-    let b = 64;
-    let x = Mat::<f32>::from_fn(100, b, |_, _| uniform_f64(&mut rng) as f32);
-    let labels: Vec<usize> = (0..b).map(|k| k % 4).collect();
-    for threads in [1, 2] {
-        let mut net = network();
-        let config = TrainConfig::new(b, 0.01, OptimizerConfig::adam())
-            .with_threads(threads)
-            .with_shards(2)
-            .with_clip_norm(1.0);
-        let mut trainer = Trainer::new(&net, config).unwrap();
-        let before = count();
-        for _ in 0..3 {
-            trainer.step(&mut net, x.as_ref(), Targets::Classes(&labels)).unwrap();
-        }
-        let after = count();
-        assert_eq!(after - before, 0, "{threads} threads: {} allocations", after - before);
     }
 }

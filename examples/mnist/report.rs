@@ -67,20 +67,8 @@ pub(crate) fn warn(message: impl fmt::Display) {
     let _ = writeln!(io::stderr(), "warning: {message}");
 }
 
-/// A size for messages: `"812 bytes"`, `"3.7 GB"` (decimal units).
-pub(crate) fn show_size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["kB", "MB", "GB", "TB", "PB", "EB"];
-    if bytes < 1000 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64 / 1000.0;
-    let mut unit = 0;
-    while value >= 999.95 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
+/// A size for messages: `"812 bytes"`, `"3.7 GB"` (decimal units), as nn-io's errors show them.
+pub(crate) use nn::io::show_size;
 
 /// A hyper-parameter as a user would type it: `0.001`, `1e6`, `1e-4`.
 pub(crate) fn number(v: f64) -> String {

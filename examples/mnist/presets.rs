@@ -24,6 +24,8 @@ pub(crate) struct Preset {
     pub(crate) schedule: ScheduleName,
     pub(crate) epochs: usize,
     pub(crate) batch: usize,
+    /// The largest random shift of the training images, in pixels (0: no augmentation).
+    pub(crate) shift: usize,
 }
 
 /// The preset used without `--preset`.
@@ -49,6 +51,7 @@ pub(crate) const PRESETS: &[Preset] = &[
         schedule: ScheduleName::Cosine,
         epochs: 15,
         batch: 128,
+        shift: 0,
     },
     Preset {
         name: "strong",
@@ -63,6 +66,7 @@ pub(crate) const PRESETS: &[Preset] = &[
         schedule: ScheduleName::OneCycle,
         epochs: 28,
         batch: 128,
+        shift: 0,
     },
 ];
 
@@ -93,7 +97,7 @@ fn join(sizes: &[usize]) -> String {
 
 /// `train --help` with every default written next to its flag.
 pub(crate) fn document(command: Command) -> Command {
-    let fields: [(&str, String); 11] = [
+    let fields: [(&str, String); 12] = [
         ("hidden", defaults(|p| join(p.hidden))),
         ("activation", defaults(|p| p.activation.to_string())),
         ("optimizer", defaults(|p| p.optimizer.to_owned())),
@@ -104,6 +108,7 @@ pub(crate) fn document(command: Command) -> Command {
         ("schedule", defaults(|p| p.schedule.name())),
         ("epochs", defaults(|p| p.epochs.to_string())),
         ("batch", defaults(|p| p.batch.to_string())),
+        ("shift", defaults(|p| p.shift.to_string())),
         ("threads", format!("[default: {THREADS}]")),
     ];
     command.mut_subcommand("train", |train| {

@@ -21,6 +21,8 @@ pub(crate) struct Settings {
     pub(crate) schedule: ScheduleName,
     pub(crate) epochs: usize,
     pub(crate) batch: usize,
+    /// The largest random shift of the training images (0: none).
+    pub(crate) shift: usize,
     pub(crate) threads: usize,
     pub(crate) shards: usize,
     pub(crate) seed: u64,
@@ -63,6 +65,7 @@ impl Settings {
             schedule: args.schedule.unwrap_or(preset.schedule),
             epochs: args.epochs.unwrap_or(preset.epochs),
             batch: args.batch.unwrap_or(preset.batch),
+            shift: args.shift.unwrap_or(preset.shift),
             threads: args.threads.unwrap_or(presets::THREADS),
             shards: args.shards.unwrap_or(presets::SHARDS),
             seed: args.seed.unwrap_or(presets::SEED),
@@ -128,6 +131,7 @@ impl Settings {
         if let Some(s) = saved.schedule {
             check("--schedule", args.schedule.map(ScheduleName::name), s.name());
         }
+        check("--shift", args.shift.map(|s| s.to_string()), saved.shift.to_string());
         if let Some(p) = &saved.preset {
             // `--preset` has a default: only a different name contradicts.
             if args.preset != *p && args.preset != presets::DEFAULT {
@@ -168,6 +172,7 @@ impl Settings {
             schedule: saved.schedule.or(args.schedule).unwrap_or(ScheduleName::Constant),
             epochs,
             batch: saved.batch,
+            shift: saved.shift,
             threads: args.threads.unwrap_or(presets::THREADS),
             shards: saved.shards,
             seed: saved.seed,
@@ -212,6 +217,8 @@ pub(crate) struct Saved {
     pub(crate) limit_train: Option<Option<usize>>,
     pub(crate) schedule: Option<ScheduleName>,
     pub(crate) preset: Option<String>,
+    /// From the metadata (0 if the checkpoint does not say: it was written before `--shift`).
+    pub(crate) shift: usize,
 }
 
 impl Saved {
@@ -292,6 +299,7 @@ mod tests {
             limit_train: Some(Some(6000)),
             schedule: Some(ScheduleName::Cosine),
             preset: Some("default".to_owned()),
+            shift: 0,
         }
     }
 

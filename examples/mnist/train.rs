@@ -11,7 +11,7 @@ use clap::ValueEnum;
 use nn::io::{Checkpoint, CheckpointError, ModelMetadata, StoredFloat};
 use nn::net::rng::{ChaCha8Rng, SeedableRng};
 use nn::net::{Activation, Loss, Network};
-use nn::train::{EarlyStopping, EpochReport, TrainConfig, Trainer, evaluate};
+use nn::train::{EarlyStopping, EpochReport, RandomShift, TrainConfig, Trainer, evaluate};
 
 use crate::args::{Precision, ScheduleName, TrainArgs};
 use crate::data::{self, Classes};
@@ -93,6 +93,7 @@ fn saved_of<T: StoredFloat>(c: &Checkpoint<T>) -> Saved {
         }),
         schedule: extra("schedule").and_then(|n| ScheduleName::from_str(n, true).ok()),
         preset: extra("preset").map(str::to_owned),
+        shift: extra("shift").and_then(|v| v.parse().ok()).unwrap_or(0),
     }
 }
 
@@ -238,6 +239,7 @@ fn train_as<T: StoredFloat>(
             ),
             ("val_split".to_owned(), settings.val_split.to_string()),
             ("schedule".to_owned(), settings.schedule.name()),
+            ("shift".to_owned(), settings.shift.to_string()),
         ]),
     };
     let (mut net, trainer) = match checkpoint {
@@ -248,6 +250,8 @@ fn train_as<T: StoredFloat>(
             // The schedule is rebuilt for the (possibly longer) run, exactly as a run started
             // with this many epochs would have built it.
             config.schedule = schedule(settings.schedule, settings.epochs, steps_per_epoch);
+            // The checkpoint format keeps no augmentation: it comes back from the metadata.
+            config.random_shift = random_shift(settings.shift, image_shape)?;
             let trainer = Trainer::resume(&c.network, config, c.state)?;
             (c.network, trainer)
         }
@@ -270,6 +274,9 @@ fn train_as<T: StoredFloat>(
             }
             if let Some(patience) = settings.early_stop_patience {
                 config = config.with_early_stopping(EarlyStopping::new(patience));
+            }
+            if let Some(shift) = random_shift(settings.shift, image_shape)? {
+                config = config.with_random_shift(shift);
             }
             let trainer = Trainer::new(&net, config)?;
             (net, trainer)
@@ -345,6 +352,21 @@ fn check_resumable<T: StoredFloat>(
         );
     }
     Ok(())
+}
+
+/// The augmentation of `--shift` for images of `[rows, cols]` pixels (none for 0), refused in
+/// the flag's words when the images are too small for it.
+fn random_shift(max_shift: usize, [rows, cols]: [usize; 2]) -> Result<Option<RandomShift>> {
+    if max_shift == 0 {
+        return Ok(None);
+    }
+    match RandomShift::new(rows, cols, max_shift) {
+        Ok(shift) => Ok(Some(shift)),
+        Err(_) => bail!(
+            "--shift {max_shift}: the images are {rows} × {cols} pixels: pass a --shift below {}",
+            rows.min(cols)
+        ),
+    }
 }
 
 /// Refuses layers that nn-core would refuse, with the flag's words.

@@ -3,6 +3,7 @@
 use nn_core::{Dropout, Float, Network};
 
 use crate::Error;
+use crate::augment::RandomShift;
 use crate::error::check_param;
 use crate::optim::OptimizerConfig;
 use crate::schedule::{LrScheduler, Schedule};
@@ -112,6 +113,14 @@ pub struct TrainConfig {
     pub early_stopping: Option<EarlyStopping>,
     /// Batch size of the evaluation passes. Default: 1000.
     pub eval_batch_size: usize,
+    /// Data augmentation: every image of a batch gathered by [`Trainer::run_epoch`] or
+    /// [`Trainer::fit`] is shifted by a random offset of up to `max_shift` pixels before its step
+    /// ([`Trainer::step`] trains on the batch as given). Default: none.
+    ///
+    /// [`Trainer::run_epoch`]: crate::Trainer::run_epoch
+    /// [`Trainer::fit`]: crate::Trainer::fit
+    /// [`Trainer::step`]: crate::Trainer::step
+    pub random_shift: Option<RandomShift>,
 }
 
 impl TrainConfig {
@@ -137,6 +146,7 @@ impl TrainConfig {
             seed: 0,
             early_stopping: None,
             eval_batch_size: 1000,
+            random_shift: None,
         }
     }
 
@@ -235,6 +245,27 @@ impl TrainConfig {
     #[must_use]
     pub fn with_eval_batch_size(mut self, eval_batch_size: usize) -> Self {
         self.eval_batch_size = eval_batch_size;
+        self
+    }
+
+    /// Augments the training data by random pixel shifts of its images (see
+    /// [`RandomShift`]): each image of a gathered batch moves by its own offset of up to
+    /// `max_shift` pixels in each direction, drawn from the seed and the step only (the same for
+    /// any thread count and across a resumed run).
+    ///
+    /// ```
+    /// use nn_train::optim::OptimizerConfig;
+    /// use nn_train::{RandomShift, TrainConfig};
+    ///
+    /// // 28 × 28 images (784 inputs), moved by up to 2 pixels.
+    /// let config = TrainConfig::new(128, 1e-3, OptimizerConfig::adamw())
+    ///     .with_random_shift(RandomShift::new(28, 28, 2)?);
+    /// assert_eq!(config.random_shift.map(|s| s.max_shift()), Some(2));
+    /// # Ok::<(), nn_train::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_random_shift(mut self, shift: RandomShift) -> Self {
+        self.random_shift = Some(shift);
         self
     }
 

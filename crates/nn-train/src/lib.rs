@@ -39,6 +39,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod augment;
 mod config;
 pub mod data;
 mod error;
@@ -49,6 +50,7 @@ pub mod schedule;
 mod state;
 mod trainer;
 
+pub use augment::RandomShift;
 pub use config::{EarlyStopping, Parallelism, TrainConfig};
 pub use data::{Batch, Dataset, ParseTaskError, TargetData, Task};
 pub use error::{Error, ThreadPoolError};

@@ -90,10 +90,15 @@ impl<T: Float> Trainer<T> {
     ///
     /// # Errors
     /// [`Error::InvalidHyperparameter`] for a bad configuration, [`Error::ThreadPool`] if the pool
-    /// cannot start, and [`nn_core::Error::DropoutRates`] (in [`Error::Core`]) for a dropout list
-    /// that is neither empty, one rate, nor one rate per hidden layer.
+    /// cannot start, [`nn_core::Error::DropoutRates`] (in [`Error::Core`]) for a dropout list
+    /// that is neither empty, one rate, nor one rate per hidden layer, and
+    /// [`Error::ImageFeatures`] for a [`TrainConfig::random_shift`] whose images are not the
+    /// network's inputs.
     pub fn new(net: &Network<T>, config: TrainConfig) -> Result<Self, Error> {
         config.validate()?;
+        if let Some(shift) = config.random_shift {
+            shift.check_features(net.n_inputs())?;
+        }
         let dropout = config.dropout_for(net)?;
         let optimizer = Optimizer::new(config.optimizer, net)?;
         let scheduler = LrScheduler::new(config.learning_rate, config.schedule)?;
@@ -385,15 +390,17 @@ impl<T: Float> Trainer<T> {
     }
 
     /// One epoch over `data`: a fresh seeded permutation, batches gathered into reused buffers
-    /// (the last, partial batch kept), one [`Trainer::step`] each; or, if an observer stopped
+    /// (the last, partial batch kept) and, with [`TrainConfig::random_shift`], their images
+    /// shifted, one [`Trainer::step`] each; or, if an observer stopped
     /// `fit` in the middle of an epoch, the rest of that epoch. No validation, no early
     /// stopping: for callers who write their own loop. Allocation: the batch buffers and the
     /// permutation on the first epoch (and for data shaped differently from the last); nothing
     /// per step.
     ///
     /// # Errors
-    /// Those of [`Trainer::step`], [`Error::EmptyDataset`], and [`Error::StateSize`] if an
-    /// unfinished epoch was on a data set of another size.
+    /// Those of [`Trainer::step`], [`Error::EmptyDataset`], [`Error::StateSize`] if an
+    /// unfinished epoch was on a data set of another size, and [`Error::ImageFeatures`] if the
+    /// samples are not images of [`TrainConfig::random_shift`]'s shape.
     pub fn run_epoch(
         &mut self,
         net: &mut Network<T>,
@@ -468,6 +475,11 @@ impl<T: Float> Trainer<T> {
             let learning_rate = self.scheduler.lr();
             let step = batch
                 .gather(data, chunk)
+                .and_then(|()| match self.config.random_shift {
+                    // The step about to be taken selects the shifts' stream.
+                    Some(shift) => shift.apply(batch.inputs_mut(), self.config.seed, self.step),
+                    None => Ok(()),
+                })
                 .and_then(|()| self.step_counted(net, batch.inputs(), batch.targets()));
             let (loss, c) = match step {
                 Ok(v) => v,

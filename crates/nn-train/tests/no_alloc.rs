@@ -1,5 +1,6 @@
 //! After the first batch, training steps allocate nothing: a counting global allocator (this test
-//! binary only) proves it, with 1 and 2 threads, dropout, clipping and every optimizer.
+//! binary only) proves it, with 1 and 2 threads, dropout, clipping, random shifts of the inputs
+//! (as 10 × 10 images) and every optimizer.
 
 #![allow(clippy::unwrap_used, reason = "a test: a failure should stop it")]
 
@@ -10,7 +11,7 @@ use nn_core::rng::{ChaCha8Rng, SeedableRng, uniform_f64};
 use nn_core::{Activation, Loss, Network};
 use nn_linalg::Mat;
 use nn_train::optim::OptimizerConfig;
-use nn_train::{Dataset, TrainConfig, Trainer};
+use nn_train::{Dataset, RandomShift, TrainConfig, Trainer};
 
 struct Counting;
 
@@ -74,7 +75,8 @@ fn training_steps_and_epochs_allocate_nothing_after_the_first_batch() {
                 .with_threads(threads)
                 .with_shards(2)
                 .with_dropout(0.1)
-                .with_clip_norm(1.0);
+                .with_clip_norm(1.0)
+                .with_random_shift(RandomShift::new(10, 10, 2).unwrap());
             let mut trainer = Trainer::new(&net, config).unwrap();
             // Warm-up: the first epoch allocates the batch buffers, the permutation and the masks;
             // each pool thread allocates its GEMM packing buffers (thread-local, in faer) the

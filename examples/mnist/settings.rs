@@ -362,6 +362,8 @@ mod tests {
             "tanh",
             "--precision",
             "f64",
+            "--shift",
+            "1",
         ]);
         let msg = Settings::resumed(&args, &saved(), 6000).unwrap_err().to_string();
         for part in [
@@ -372,6 +374,7 @@ mod tests {
             "--batch 7 (the checkpoint has 128)",
             "--seed 5 (the checkpoint has 0)",
             "--precision f64 (the checkpoint has f32)",
+            "--shift 1 (the checkpoint has 0)",
             "contradict the checkpoint: drop them",
             "--epochs, --threads",
         ] {

@@ -547,6 +547,15 @@ mod tests {
     }
 
     #[test]
+    fn shifts_too_large_for_the_images_are_refused_with_the_flag_name() {
+        assert_eq!(random_shift(0, [28, 28]).unwrap(), None);
+        let shift = random_shift(2, [28, 20]).unwrap().unwrap();
+        assert_eq!((shift.height(), shift.width(), shift.max_shift()), (28, 20, 2));
+        let msg = random_shift(20, [28, 20]).unwrap_err().to_string();
+        assert_eq!(msg, "--shift 20: the images are 28 × 20 pixels: pass a --shift below 20");
+    }
+
+    #[test]
     fn divergence_counts_from_1_and_names_the_flag() {
         let settings = Settings::fresh(&match <crate::args::Cli as clap::Parser>::try_parse_from([
             "mnist", "train", "--lr", "1e6",

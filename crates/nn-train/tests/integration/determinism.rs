@@ -4,8 +4,7 @@ use nn_core::Activation;
 use nn_train::optim::OptimizerConfig;
 use nn_train::schedule::Schedule;
 use nn_train::{
-    BatchReport, Control, NoObserver, Observer, Parallelism, RandomShift, TrainConfig,
-    Trainer,
+    BatchReport, Control, NoObserver, Observer, Parallelism, RandomShift, TrainConfig, Trainer,
 };
 
 use crate::support::{bits, blobs, classifier};
@@ -185,8 +184,8 @@ fn random_shifts_are_bit_identical_for_any_thread_count_and_across_resume() {
     let mut net = start.clone();
     let mut first = Trainer::new(&net, make(2, 1).with_random_shift(shift)).unwrap();
     first.fit(&mut net, &data, None, &mut NoObserver).unwrap();
-    let mut second = Trainer::resume(&net, make(1, 3).with_random_shift(shift), first.state())
-        .unwrap();
+    let mut second =
+        Trainer::resume(&net, make(1, 3).with_random_shift(shift), first.state()).unwrap();
     let report = second.fit(&mut net, &data, None, &mut StopAt { epoch: 1, stop_after: 1 });
     assert!(report.unwrap().partial_epoch.is_some());
     let mut third =

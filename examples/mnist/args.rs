@@ -104,6 +104,9 @@ pub(crate) struct TrainArgs {
     /// Dropout rate of the hidden layers, in [0, 1).
     #[arg(long, value_name = "RATE", value_parser = unit_interval, allow_hyphen_values = true)]
     pub(crate) dropout: Option<f64>,
+    /// Label smoothing ε in [0, 1): the training targets become (1 − ε) one-hot + ε/classes.
+    #[arg(long, value_name = "EPSILON", value_parser = unit_interval, allow_hyphen_values = true)]
+    pub(crate) label_smoothing: Option<f64>,
     /// Learning-rate schedule.
     #[arg(long, value_enum)]
     pub(crate) schedule: Option<ScheduleName>,

@@ -21,6 +21,8 @@ pub(crate) struct Preset {
     pub(crate) momentum: f64,
     pub(crate) lr: f64,
     pub(crate) dropout: f64,
+    /// Label smoothing ε (0: none).
+    pub(crate) label_smoothing: f64,
     pub(crate) schedule: ScheduleName,
     pub(crate) epochs: usize,
     pub(crate) batch: usize,
@@ -48,6 +50,7 @@ pub(crate) const PRESETS: &[Preset] = &[
         momentum: 0.0,
         lr: 1e-3,
         dropout: 0.1,
+        label_smoothing: 0.0,
         schedule: ScheduleName::Cosine,
         epochs: 15,
         batch: 128,
@@ -63,6 +66,7 @@ pub(crate) const PRESETS: &[Preset] = &[
         momentum: 0.0,
         lr: 1e-3,
         dropout: 0.3,
+        label_smoothing: 0.0,
         schedule: ScheduleName::OneCycle,
         epochs: 28,
         batch: 128,
@@ -97,7 +101,7 @@ fn join(sizes: &[usize]) -> String {
 
 /// `train --help` with every default written next to its flag.
 pub(crate) fn document(command: Command) -> Command {
-    let fields: [(&str, String); 12] = [
+    let fields: [(&str, String); 13] = [
         ("hidden", defaults(|p| join(p.hidden))),
         ("activation", defaults(|p| p.activation.to_string())),
         ("optimizer", defaults(|p| p.optimizer.to_owned())),
@@ -105,6 +109,7 @@ pub(crate) fn document(command: Command) -> Command {
         ("momentum", defaults(|p| p.momentum.to_string())),
         ("weight_decay", defaults(|p| format!("{:e} with {}", p.weight_decay, p.optimizer))),
         ("dropout", defaults(|p| p.dropout.to_string())),
+        ("label_smoothing", defaults(|p| p.label_smoothing.to_string())),
         ("schedule", defaults(|p| p.schedule.name())),
         ("epochs", defaults(|p| p.epochs.to_string())),
         ("batch", defaults(|p| p.batch.to_string())),

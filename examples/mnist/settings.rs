@@ -18,6 +18,7 @@ pub(crate) struct Settings {
     pub(crate) optimizer: OptimizerConfig,
     pub(crate) lr: f64,
     pub(crate) dropout: f64,
+    pub(crate) label_smoothing: f64,
     pub(crate) schedule: ScheduleName,
     pub(crate) epochs: usize,
     pub(crate) batch: usize,
@@ -62,6 +63,7 @@ impl Settings {
             optimizer,
             lr: args.lr.unwrap_or(preset.lr),
             dropout: args.dropout.unwrap_or(preset.dropout),
+            label_smoothing: args.label_smoothing.unwrap_or(preset.label_smoothing),
             schedule: args.schedule.unwrap_or(preset.schedule),
             epochs: args.epochs.unwrap_or(preset.epochs),
             batch: args.batch.unwrap_or(preset.batch),
@@ -105,6 +107,7 @@ impl Settings {
         check("--momentum", args.momentum.map(show), show(momentum(&saved.optimizer)));
         check("--weight-decay", args.weight_decay.map(show), show(saved.optimizer.weight_decay()));
         check("--dropout", args.dropout.map(show), show(saved.dropout));
+        check("--label-smoothing", args.label_smoothing.map(show), show(saved.label_smoothing));
         check("--batch", args.batch.map(|b| b.min(n_train).to_string()), saved.batch.to_string());
         check("--shards", args.shards.map(|s| s.to_string()), saved.shards.to_string());
         check("--seed", args.seed.map(|s| s.to_string()), saved.seed.to_string());
@@ -169,6 +172,7 @@ impl Settings {
             optimizer: saved.optimizer,
             lr: saved.lr,
             dropout: saved.dropout,
+            label_smoothing: saved.label_smoothing,
             schedule: saved.schedule.or(args.schedule).unwrap_or(ScheduleName::Constant),
             epochs,
             batch: saved.batch,
@@ -219,6 +223,8 @@ pub(crate) struct Saved {
     pub(crate) preset: Option<String>,
     /// From the metadata (0 if the checkpoint does not say: it was written before `--shift`).
     pub(crate) shift: usize,
+    /// From the metadata (0 if the checkpoint does not say).
+    pub(crate) label_smoothing: f64,
 }
 
 impl Saved {
@@ -300,6 +306,7 @@ mod tests {
             schedule: Some(ScheduleName::Cosine),
             preset: Some("default".to_owned()),
             shift: 0,
+            label_smoothing: 0.0,
         }
     }
 
@@ -364,6 +371,8 @@ mod tests {
             "f64",
             "--shift",
             "1",
+            "--label-smoothing",
+            "0.1",
         ]);
         let msg = Settings::resumed(&args, &saved(), 6000).unwrap_err().to_string();
         for part in [
@@ -375,6 +384,7 @@ mod tests {
             "--seed 5 (the checkpoint has 0)",
             "--precision f64 (the checkpoint has f32)",
             "--shift 1 (the checkpoint has 0)",
+            "--label-smoothing 0.1 (the checkpoint has 0)",
             "contradict the checkpoint: drop them",
             "--epochs, --threads",
         ] {

@@ -94,6 +94,7 @@ fn saved_of<T: StoredFloat>(c: &Checkpoint<T>) -> Saved {
         schedule: extra("schedule").and_then(|n| ScheduleName::from_str(n, true).ok()),
         preset: extra("preset").map(str::to_owned),
         shift: extra("shift").and_then(|v| v.parse().ok()).unwrap_or(0),
+        label_smoothing: extra("label_smoothing").and_then(|v| v.parse().ok()).unwrap_or(0.0),
     }
 }
 
@@ -240,6 +241,7 @@ fn train_as<T: StoredFloat>(
             ("val_split".to_owned(), settings.val_split.to_string()),
             ("schedule".to_owned(), settings.schedule.name()),
             ("shift".to_owned(), settings.shift.to_string()),
+            ("label_smoothing".to_owned(), settings.label_smoothing.to_string()),
         ]),
     };
     let (mut net, trainer) = match checkpoint {
@@ -250,8 +252,10 @@ fn train_as<T: StoredFloat>(
             // The schedule is rebuilt for the (possibly longer) run, exactly as a run started
             // with this many epochs would have built it.
             config.schedule = schedule(settings.schedule, settings.epochs, steps_per_epoch);
-            // The checkpoint format keeps no augmentation: it comes back from the metadata.
+            // The checkpoint format keeps neither augmentation nor label smoothing: they come
+            // back from the metadata.
             config.random_shift = random_shift(settings.shift, image_shape)?;
+            config.label_smoothing = settings.label_smoothing;
             let trainer = Trainer::resume(&c.network, config, c.state)?;
             (c.network, trainer)
         }
@@ -274,6 +278,9 @@ fn train_as<T: StoredFloat>(
             }
             if let Some(patience) = settings.early_stop_patience {
                 config = config.with_early_stopping(EarlyStopping::new(patience));
+            }
+            if settings.label_smoothing > 0.0 {
+                config = config.with_label_smoothing(settings.label_smoothing);
             }
             if let Some(shift) = random_shift(settings.shift, image_shape)? {
                 config = config.with_random_shift(shift);

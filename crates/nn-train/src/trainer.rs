@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use nn_core::rng::{ChaCha8Rng, SeedableRng, shuffle};
 use nn_core::{Dropout, Float, Gradients, Network, Par, Targets, Workspace};
-use nn_linalg::{MatMut, MatRef};
+use nn_linalg::{Mat, MatMut, MatRef, Shape};
 use rayon::prelude::*;
 
 use crate::Error;
@@ -26,6 +26,8 @@ struct Shard<T: Float> {
     result: Result<(f64, usize), Error>,
     /// The number of samples it had in the last step (0: its gradient buffer is stale).
     len: usize,
+    /// The smoothed targets of its samples, outputs × capacity (0 × 0 without label smoothing).
+    smoothed: Mat<T>,
 }
 
 /// Runs training steps and epochs on a network it does not own; owns the per-shard buffers, the
@@ -99,6 +101,14 @@ impl<T: Float> Trainer<T> {
         if let Some(shift) = config.random_shift {
             shift.check_features(net.n_inputs())?;
         }
+        let smoothing = config.label_smoothing > 0.0;
+        if smoothing && net.loss_kind() != nn_core::Loss::SoftmaxCrossEntropy {
+            return Err(Error::InvalidHyperparameter {
+                name: "label_smoothing",
+                value: config.label_smoothing,
+                expected: "0 for a network without a softmax cross-entropy output",
+            });
+        }
         let dropout = config.dropout_for(net)?;
         let optimizer = Optimizer::new(config.optimizer, net)?;
         let scheduler = LrScheduler::new(config.learning_rate, config.schedule)?;
@@ -124,6 +134,11 @@ impl<T: Float> Trainer<T> {
                     grads: Gradients::zeros_like(net),
                     result: Ok((0.0, 0)),
                     len: 0,
+                    smoothed: if smoothing {
+                        Mat::zeros(net.n_outputs(), capacity)
+                    } else {
+                        Mat::zeros(0, 0)
+                    },
                 })
             })
             .collect::<Result<Vec<_>, nn_core::Error>>()?;
@@ -312,6 +327,7 @@ impl<T: Float> Trainer<T> {
         let (seed, step) = (self.config.seed, self.step);
         let dropout = &self.dropout;
         let use_dropout = dropout.is_active();
+        let epsilon = self.config.label_smoothing;
         let frozen: &Network<T> = net;
         let run = |(i, shard): (usize, &mut Shard<T>)| {
             // Shard i takes ⌊b/n⌋ samples, one more for the first b mod n shards.
@@ -325,6 +341,12 @@ impl<T: Float> Trainer<T> {
                 let xs = x.subcols(start, len);
                 let ts = sub_targets(&targets, start, len);
                 (|| -> Result<(f64, usize), Error> {
+                    let loss_targets = if epsilon > 0.0 {
+                        smooth_targets(&ts, epsilon, start, shard.smoothed.as_mut())?;
+                        Targets::Matrix(shard.smoothed.as_ref().subcols(0, len))
+                    } else {
+                        ts
+                    };
                     let pass = if use_dropout {
                         let mut rng = dropout_rng(seed, step, n_shards, i);
                         frozen.forward_train_into(xs, &mut shard.ws, dropout, &mut rng)?
@@ -332,7 +354,7 @@ impl<T: Float> Trainer<T> {
                         frozen.forward_into(xs, &mut shard.ws)?
                     };
                     let correct = count_correct(frozen, pass.output(), &ts);
-                    let loss = pass.backward_shard_into(ts, &mut shard.grads, b)?;
+                    let loss = pass.backward_shard_into(loss_targets, &mut shard.grads, b)?;
                     Ok((loss.to_f64(), correct))
                 })()
             };
@@ -709,6 +731,47 @@ fn reduce_columns<T: Float>(
         None => ok &= nn_linalg::cols_mut(dst.as_mut(), |_, d| check(d, &mut finite)).is_ok(),
     }
     finite && ok
+}
+
+/// Writes the smoothed targets `y' = (1 − ε) y + ε/K` of `targets` (K = the rows of `dst`) into
+/// the first columns of `dst` (see [`TrainConfig::with_label_smoothing`] for the gradient).
+/// `first_sample` is the batch index of the first target, for error messages. No allocation.
+fn smooth_targets<T: Float>(
+    targets: &Targets<'_, T>,
+    epsilon: f64,
+    first_sample: usize,
+    mut dst: MatMut<'_, T>,
+) -> Result<(), Error> {
+    let n_classes = dst.nrows();
+    let keep = T::from_f64(1.0 - epsilon);
+    let spread = T::from_f64(epsilon / n_classes as f64);
+    match *targets {
+        Targets::Classes(labels) => {
+            for (k, &label) in labels.iter().enumerate() {
+                if label >= n_classes {
+                    let sample_idx = first_sample + k;
+                    return Err(
+                        nn_core::Error::LabelOutOfRange { sample_idx, label, n_classes }.into()
+                    );
+                }
+                for i in 0..n_classes {
+                    dst[(i, k)] = if i == label { keep + spread } else { spread };
+                }
+            }
+        }
+        Targets::Matrix(y) => {
+            if y.nrows() != n_classes {
+                let expected = Shape { rows: n_classes, cols: y.ncols() };
+                return Err(nn_core::Error::TargetShape { expected, found: Shape::of(y) }.into());
+            }
+            for k in 0..y.ncols() {
+                for i in 0..n_classes {
+                    dst[(i, k)] = keep * y[(i, k)] + spread;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The number of samples of a forward pass's output whose predicted class is the label.

@@ -72,6 +72,24 @@ pub(crate) const PRESETS: &[Preset] = &[
         batch: 128,
         shift: 0,
     },
+    // Chosen on a validation split (`--val-split 0.1`), never on the test set: see the README's
+    // recipe.
+    Preset {
+        name: "fast",
+        summary: "784-512-256-10 SiLU, AdamW wd 0.05, label smoothing 0.1, one-cycle, batch 256, 24 epochs: about 0.905 in under a minute",
+        hidden: &[512, 256],
+        activation: Activation::Silu,
+        optimizer: "adamw",
+        weight_decay: 0.05,
+        momentum: 0.0,
+        lr: 2e-3,
+        dropout: 0.2,
+        label_smoothing: 0.1,
+        schedule: ScheduleName::OneCycle,
+        epochs: 24,
+        batch: 256,
+        shift: 0,
+    },
 ];
 
 /// The preset named `name` (the default one for an unknown name, which clap already refused).
@@ -147,14 +165,16 @@ mod tests {
             .map(|c| c.render_long_help().to_string())
             .unwrap_or_default();
         for expected in [
-            "[default: 512,256; --preset strong: 1024,512]",
-            "[default: 1e-3]",
-            "[default: 128]",
-            "[default: 15; --preset strong: 28]",
+            "[default: 512,256; --preset strong: 1024,512; --preset fast: 512,256]",
+            "[default: 1e-3; --preset strong: 1e-3; --preset fast: 2e-3]",
+            "[default: 128; --preset strong: 128; --preset fast: 256]",
+            "[default: 15; --preset strong: 28; --preset fast: 24]",
             "[default: adamw]",
-            "[default: 0.1; --preset strong: 0.3]",
-            "[default: cosine; --preset strong: one-cycle]",
-            "[default: relu]",
+            "[default: 1e-4 with adamw; --preset strong: 1e-4 with adamw; --preset fast: 5e-2 with adamw]",
+            "[default: 0.1; --preset strong: 0.3; --preset fast: 0.2]",
+            "[default: 0; --preset strong: 0; --preset fast: 0.1]",
+            "[default: cosine; --preset strong: one-cycle; --preset fast: one-cycle]",
+            "[default: relu; --preset strong: relu; --preset fast: silu]",
             "[default: 2]",
             "[default: 0]",
         ] {

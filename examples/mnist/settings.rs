@@ -317,6 +317,17 @@ mod tests {
         assert_eq!(s.optimizer, OptimizerConfig::adamw().with_weight_decay(1e-4).into());
         let s = Settings::fresh(&train_args(&["--preset", "strong", "--epochs", "2"])).unwrap();
         assert_eq!((s.hidden.as_slice(), s.epochs, s.dropout), (&[1024, 512][..], 2, 0.3));
+        let s = Settings::fresh(&train_args(&["--preset", "fast"])).unwrap();
+        assert_eq!((s.hidden.as_slice(), s.epochs, s.batch), (&[512, 256][..], 24, 256));
+        assert_eq!(
+            (s.activation, s.lr, s.dropout, s.label_smoothing),
+            (Activation::Silu, 2e-3, 0.2, 0.1)
+        );
+        assert_eq!((s.schedule, s.shift), (ScheduleName::OneCycle, 0));
+        assert_eq!(s.optimizer, OptimizerConfig::adamw().with_weight_decay(0.05).into());
+        let s =
+            Settings::fresh(&train_args(&["--preset", "fast", "--label-smoothing", "0"])).unwrap();
+        assert_eq!(s.label_smoothing, 0.0);
         let s = Settings::fresh(&train_args(&["--optimizer", "sgd", "--momentum", "0.9"])).unwrap();
         assert_eq!(s.optimizer, OptimizerConfig::sgd().with_momentum(0.9).into());
         let err = Settings::fresh(&train_args(&["--momentum", "0.9"])).unwrap_err();

@@ -318,7 +318,7 @@ mod tests {
         let s = Settings::fresh(&train_args(&["--preset", "strong", "--epochs", "2"])).unwrap();
         assert_eq!((s.hidden.as_slice(), s.epochs, s.dropout), (&[1024, 512][..], 2, 0.3));
         let s = Settings::fresh(&train_args(&["--preset", "fast"])).unwrap();
-        assert_eq!((s.hidden.as_slice(), s.epochs, s.batch), (&[512, 256][..], 24, 256));
+        assert_eq!((s.hidden.as_slice(), s.epochs, s.batch), (&[512, 256][..], 32, 256));
         assert_eq!(
             (s.activation, s.lr, s.dropout, s.label_smoothing),
             (Activation::Silu, 2e-3, 0.2, 0.1)

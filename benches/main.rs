@@ -1,15 +1,15 @@
 //! Benchmarks: `cargo bench`. Groups:
 //! - `w1_step`: forward + backward of W1's network (784-256-128-10, ReLU, softmax-CE, f32, batch
-//!   128; `../shared/bench/WORKLOADS.md`), one thread, next to `w1_gemms`: the 8 bare GEMMs of the
+//!   128; `docs/workloads.md`), one thread, next to `w1_gemms`: the 8 bare GEMMs of the
 //!   same shapes, so the ratio of the two is the share of GEMM speed the full step keeps.
 //! - `gemm_wrapper`: `nn_linalg::gemm_into` against faer's own `matmul` on one W1 shape.
 //! - `forward_backward`: 784-128-10 for batch 32, 128 and 512.
 //! - `train_step`, `train_epoch`: the trainer (W1's network, SGD momentum) on synthetic data, with
 //!   1 and 2 threads, so regressions show without the data set.
 //! - `vmath`: every element-wise kernel of `nn_linalg::vmath` (the math functions, each activation
-//!   forward and backward, softmax, the binary cross-entropy, row sums, the bias copy) on 4096 f32
-//!   elements, at the level this CPU runs (`…/avx512`, `…/avx2-fma`) and at the portable level
-//!   (`…/portable`), in elements per second.
+//!   forward and backward, identity included, softmax, the binary cross-entropy, row sums, the
+//!   bias copy) on 4096 f32 elements, at every level this CPU runs (`…/avx512`, `…/avx2-fma`,
+//!   `…/neon`) and at the portable level (`…/portable`), in elements per second.
 //! - `sse_after_gemm`: a scalar loop compiled for baseline x86-64 (legacy SSE instructions), timed
 //!   right after a GEMM that runs faer's assembly micro-kernels, once after faer's own `matmul`
 //!   (which leaves the upper halves of the vector registers dirty) and once after
@@ -32,7 +32,7 @@ use nn::net::{Activation, Gradients, Loss, Network, Targets, Workspace};
 use nn::train::optim::OptimizerConfig;
 use nn::train::{Dataset, TrainConfig, Trainer};
 
-// GFLOP/s of a group = its samples/s × 1,007,104 FLOP (one W1 training sample, WORKLOADS.md:
+// GFLOP/s of a group = its samples/s × 1,007,104 FLOP (one W1 training sample, docs/workloads.md:
 // forward 2N, weight gradients 2N, input gradients of layers 2 and 3).
 
 fn random(rows: usize, cols: usize, rng: &mut ChaCha8Rng) -> Mat<f32> {
@@ -240,10 +240,9 @@ fn vmath(c: &mut Criterion) {
     let mut delta = vec![0.0f32; N];
     let mask: Vec<f32> = (0..N).map(|i| if i % 5 == 0 { 0.0 } else { 1.25 }).collect();
     let y: Vec<f32> = (0..N).map(|i| (i % 2) as f32).collect();
-    let mut levels = vec![SimdLevel::detected()];
-    if levels[0] != SimdLevel::Portable {
-        levels.push(SimdLevel::Portable);
-    }
+    // Every level this CPU runs, widest first, down to the portable one: on an AVX-512 CPU the
+    // AVX2 path (what AVX2-only CPUs run) is measured too.
+    let levels: Vec<SimdLevel> = SimdLevel::supported().collect();
     let mut g = c.benchmark_group("vmath");
     g.throughput(Throughput::Elements(N as u64));
     g.warm_up_time(Duration::from_millis(500));
@@ -266,6 +265,7 @@ fn vmath(c: &mut Criterion) {
             Act::GeluTanh,
             Act::Silu,
             Act::Softplus,
+            Act::Identity,
         ] {
             let name = format!("{act:?}").split_whitespace().next().unwrap_or("act").to_owned();
             k.forward(act, &z, &mut out).expect("lengths");

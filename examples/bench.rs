@@ -1,4 +1,4 @@
-//! The peer workloads of `../shared/bench/WORKLOADS.md`, exactly as defined, on Fashion-MNIST.
+//! The peer workloads of `docs/workloads.md`, exactly as defined there, on Fashion-MNIST.
 //!
 //! ```sh
 //! cargo run --release --example bench -- --workload w1 --threads 2
@@ -20,10 +20,13 @@
 //!   dispatches to (AVX-512, AVX2, NEON), 12 independent chains per thread to hide the FMA
 //!   latency; one second. No data needed.
 //!
-//! Every line reports its GFLOP/s (FLOP counts of WORKLOADS.md: W1 1,007,104 and W2 319,600 per
+//! Every line reports its GFLOP/s (FLOP counts of docs/workloads.md: W1 1,007,104 and W2 319,600 per
 //! training sample, W3 469,504 per inference) and its share of the FMA peak, measured for 0.2 s in
 //! the same process with the same thread count (`peak_gflops`, `peak_share`; W3's batch-1 share is
 //! of one thread's peak).
+//!
+//! `benches/peers/` runs the same workloads in PyTorch, numpy and scikit-learn and prints the same
+//! line; `scripts/compare-peers.sh` runs both sides interleaved and prints the ratios.
 //!
 //! Expected, on the 2-core CI machine: see the performance table of the README.
 
@@ -53,7 +56,7 @@ enum Workload {
     FmaPeak,
 }
 
-/// FLOP of one W3 sample: the forward products, 2N (WORKLOADS.md).
+/// FLOP of one W3 sample: the forward products, 2N (docs/workloads.md).
 const W3_FLOP: f64 = 469_504.0;
 
 /// Independent FMA chains per thread: enough to hide the FMA latency (4 cycles) on two FMA ports,
@@ -125,7 +128,7 @@ fn fma_peak(threads: usize, seconds: f64) -> Peak {
     Peak { gflops: flop / elapsed / 1e9, seconds: elapsed, lanes, simd }
 }
 
-/// Runs one workload of WORKLOADS.md and prints one `key=value` line.
+/// Runs one workload of docs/workloads.md and prints one `key=value` line.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
@@ -145,7 +148,7 @@ struct Args {
     /// Seed of the initialisation and the shuffling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Epochs (WORKLOADS.md: 5).
+    /// Epochs (docs/workloads.md: 5).
     #[arg(long, default_value_t = 5)]
     epochs: usize,
     /// The folder of the four IDX files.

@@ -7,6 +7,8 @@
 //! - [`net`] (`nn-core`): layers, activations, losses, the network, forward and backward passes.
 //! - [`train`] (`nn-train`): data sets, optimizers, schedules, metrics, the data-parallel trainer.
 //! - [`io`] (`nn-io`): files: IDX data sets (MNIST-like), checkpoints, weight export.
+//! - `dist` (`nn-dist`, feature `mpi`): training across processes and machines over MPI,
+//!   bit-identical to one process.
 //!
 //! ```
 //! use nn::linalg::Mat;
@@ -28,6 +30,8 @@
 #![deny(missing_docs)]
 
 pub use nn_core as net;
+#[cfg(feature = "mpi")]
+pub use nn_dist as dist;
 pub use nn_io as io;
 pub use nn_linalg as linalg;
 pub use nn_train as train;

@@ -120,6 +120,7 @@ fn dependency_direction_is_one_way() {
         ("nn-core", &["nn-linalg"]),
         ("nn-train", &["nn-linalg", "nn-core"]),
         ("nn-io", &["nn-linalg", "nn-core", "nn-train"]),
+        ("nn-dist", &["nn-linalg", "nn-core", "nn-train"]),
         ("nn-py", &["nn-linalg", "nn-core", "nn-train", "nn-io"]),
     ];
     for dir in crates() {
@@ -149,6 +150,38 @@ fn dependency_direction_is_one_way() {
             }
         }
     }
+}
+
+#[test]
+fn only_nn_dist_names_mpi_and_only_as_an_option() {
+    for dir in crates() {
+        let manifest = read(&dir.join("Cargo.toml"));
+        let is_dist = dir.ends_with("nn-dist");
+        assert_eq!(
+            normal_dependencies(&manifest).contains("mpi"),
+            is_dist,
+            "{}: MPI belongs to nn-dist only",
+            dir.display()
+        );
+        let mut files = Vec::new();
+        rust_files(&dir.join("src"), &mut files);
+        for src in files {
+            let text = read(&src);
+            if !is_dist {
+                assert!(!text.contains("mpi::"), "{} names mpi", src.display());
+            }
+        }
+        if is_dist {
+            // Opt-in: the default build needs neither an MPI library nor libclang.
+            let line = manifest.lines().find(|l| l.starts_with("mpi = {")).unwrap();
+            assert!(line.contains("optional = true"), "nn-dist's mpi dependency must be optional");
+            assert!(manifest.contains("default = []"), "nn-dist's default features must be empty");
+        }
+    }
+    let root = read(&root().join("Cargo.toml"));
+    assert!(!normal_dependencies(&root).contains("mpi"));
+    let facade = root.lines().find(|l| l.starts_with("nn-dist = { workspace")).unwrap();
+    assert!(facade.contains("optional = true"), "the facade's nn-dist must be optional");
 }
 
 /// The `[section]` of a manifest, as its lines up to the next section.
@@ -307,4 +340,92 @@ fn tag_scanner_finds_tags_and_ranges() {
     let t = tags("(F2) and B3, L1–L3, not F22 or XF1");
     let v: Vec<&str> = t.iter().map(String::as_str).collect();
     assert_eq!(v, ["B3", "F2", "L1", "L2", "L3"]);
+}
+
+/// The targets of the Markdown links `[text](target)` in `text`.
+fn link_targets(text: &str) -> Vec<&str> {
+    let mut targets = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("](") {
+        rest = &rest[at + 2..];
+        if let Some(end) = rest.find(')') {
+            targets.push(&rest[..end]);
+        }
+    }
+    targets
+}
+
+/// Every text file of the repository (sources, scripts, documents), outside build folders.
+fn text_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap().map(Result::unwrap) {
+        let path = entry.path();
+        let name = entry.file_name();
+        if path.is_dir() {
+            if !["target", ".git", "runs", "__pycache__"].contains(&name.to_str().unwrap_or("")) {
+                text_files(&path, out);
+            }
+        } else if path.extension().is_some_and(|e| {
+            ["md", "rs", "sh", "py", "toml", "txt"].contains(&e.to_str().unwrap_or(""))
+        }) {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn documents_link_only_inside_the_repository() {
+    // A clone holds this repository and nothing beside it: every link of the documents is a path
+    // in it that exists (or an anchor), and no file names a folder outside it.
+    let root = root().canonicalize().unwrap();
+    let mut docs = vec![root.join("README.md"), root.join("ARCHITECTURE.md")];
+    docs.push(root.join("benches/peers/README.md"));
+    for entry in fs::read_dir(root.join("docs")).unwrap().map(Result::unwrap) {
+        if entry.path().extension().is_some_and(|e| e == "md") {
+            docs.push(entry.path());
+        }
+    }
+    for doc in &docs {
+        let text = read(doc);
+        for target in link_targets(&text) {
+            let path = target.split('#').next().unwrap_or("");
+            if path.is_empty() {
+                continue;
+            }
+            assert!(
+                !target.contains("://"),
+                "{}: links outside the repository: {target}",
+                doc.display()
+            );
+            let resolved = doc.parent().unwrap().join(path);
+            let canonical = resolved.canonicalize().unwrap_or_else(|e| {
+                panic!("{}: the link {target} leads nowhere: {e}", doc.display())
+            });
+            assert!(
+                canonical.starts_with(&root),
+                "{}: {target} is outside the repository",
+                doc.display()
+            );
+        }
+    }
+    let mut files = Vec::new();
+    text_files(&root, &mut files);
+    for file in files {
+        let text = read(&file);
+        // Spelled in two parts, so that this file does not name them.
+        for banned in [concat!("..", "/shared"), concat!("/wo", "rk/")] {
+            assert!(
+                !text.contains(banned),
+                "{} names {banned}, which a clone does not have",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn link_targets_are_found() {
+    assert_eq!(
+        link_targets("see [a](docs/a.md#x), [b](#b) and f(x) [c](../c)"),
+        ["docs/a.md#x", "#b", "../c"]
+    );
 }

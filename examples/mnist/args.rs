@@ -62,7 +62,7 @@ impl ScheduleName {
     }
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Clone, Debug)]
 pub(crate) struct DataArgs {
     /// A folder holding the four MNIST-style IDX files (gzip or raw).
     #[arg(long, value_name = "DIR", default_value = nn::io::FASHION_MNIST_DIR)]
@@ -74,7 +74,7 @@ pub(crate) struct DataArgs {
     pub(crate) classes: Option<PathBuf>,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Clone, Debug)]
 pub(crate) struct TrainArgs {
     #[command(flatten)]
     pub(crate) data: DataArgs,
@@ -164,6 +164,16 @@ pub(crate) struct TrainArgs {
     /// Train on the first N training images only.
     #[arg(long, value_name = "N", value_parser = count, allow_negative_numbers = true)]
     pub(crate) limit_train: Option<usize>,
+    /// Train in every process of the MPI job this program runs in: `mpirun -np N
+    /// target/release/examples/mnist train --distributed ...` (a build with `--features mpi`).
+    /// The result is bit-identical to one process with the same --shards (at least N); rank 0
+    /// prints and writes the files.
+    #[arg(long)]
+    pub(crate) distributed: bool,
+    /// With --distributed: seconds a process waits for another before it declares it lost and
+    /// stops the job (more than the longest checkpoint write).
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, allow_hyphen_values = true)]
+    pub(crate) dist_timeout: f64,
 }
 
 #[derive(Args, Debug)]

@@ -25,10 +25,12 @@
 //! One job per module: [`args`] (the command line), [`presets`] and [`settings`] (the values of
 //! a run), [`outputs`] (the files written, checked first), [`data`] (the data set and its
 //! classes), [`memory`] (what a run needs), [`train`], [`eval`] and [`predict`] (the
-//! subcommands), [`report`] (what is printed), [`image`] and [`plot`] (pictures in and out).
+//! subcommands), [`report`] (what is printed), [`image`] and [`plot`] (pictures in and out),
+//! [`distributed`] (`train --distributed`: one rank of an MPI job).
 
 mod args;
 mod data;
+mod distributed;
 mod eval;
 mod image;
 mod memory;
@@ -76,6 +78,10 @@ fn report_error(e: &anyhow::Error) -> ExitCode {
     });
     if closed {
         return ExitCode::SUCCESS;
+    }
+    if e.is::<distributed::Reported>() {
+        // A rank of a distributed run printed it already, naming itself.
+        return ExitCode::from(2);
     }
     let message = format!("{e:#}").replace('\n', " ");
     let _ = writeln!(io::stderr(), "error: {message}");

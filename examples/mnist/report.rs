@@ -27,23 +27,30 @@ impl fmt::Display for StdoutError {
 impl std::error::Error for StdoutError {}
 
 /// Standard output, whose write errors are returned (`println!` panics on them).
+/// `None`: a rank of a distributed run other than rank 0, which prints nothing.
 #[derive(Debug)]
-pub(crate) struct Out(io::Stdout);
+pub(crate) struct Out(Option<io::Stdout>);
 
 impl Out {
     pub(crate) fn stdout() -> Out {
-        Out(io::stdout())
+        Out(Some(io::stdout()))
+    }
+
+    /// An output that drops every line.
+    pub(crate) fn silent() -> Out {
+        Out(None)
     }
 
     /// Writes one line (standard output is line-buffered: the error of a full disk or a closed
     /// pipe comes back here, not later).
     pub(crate) fn line(&mut self, args: fmt::Arguments<'_>) -> Result<(), StdoutError> {
-        let mut lock = self.0.lock();
+        let Some(stdout) = &self.0 else { return Ok(()) };
+        let mut lock = stdout.lock();
         lock.write_fmt(args).and_then(|()| lock.write_all(b"\n")).map_err(StdoutError)
     }
 
     pub(crate) fn flush(&mut self) -> Result<(), StdoutError> {
-        self.0.flush().map_err(StdoutError)
+        self.0.as_mut().map_or(Ok(()), io::Write::flush).map_err(StdoutError)
     }
 }
 
@@ -60,20 +67,8 @@ pub(crate) fn warn(message: impl fmt::Display) {
     let _ = writeln!(io::stderr(), "warning: {message}");
 }
 
-/// A size for messages: `"812 bytes"`, `"3.7 GB"` (decimal units).
-pub(crate) fn show_size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["kB", "MB", "GB", "TB", "PB", "EB"];
-    if bytes < 1000 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64 / 1000.0;
-    let mut unit = 0;
-    while value >= 999.95 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
+/// A size for messages: `"812 bytes"`, `"3.7 GB"` (decimal units), as nn-io's errors show them.
+pub(crate) use nn::io::show_size;
 
 /// A hyper-parameter as a user would type it: `0.001`, `1e6`, `1e-4`.
 pub(crate) fn number(v: f64) -> String {

@@ -3,7 +3,8 @@
 //! the learning curves are saved.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -11,10 +12,13 @@ use clap::ValueEnum;
 use nn::io::{Checkpoint, CheckpointError, ModelMetadata, StoredFloat};
 use nn::net::rng::{ChaCha8Rng, SeedableRng};
 use nn::net::{Activation, Loss, Network};
-use nn::train::{EarlyStopping, EpochReport, RandomShift, TrainConfig, Trainer, evaluate};
+use nn::train::{
+    Dataset, EarlyStopping, EpochReport, NoObserver, RandomShift, TrainConfig, Trainer, evaluate,
+};
 
 use crate::args::{Precision, ScheduleName, TrainArgs};
 use crate::data::{self, Classes};
+use crate::distributed::{Cluster, Counters, DistFloat};
 use crate::memory::{self, TrainShape};
 use crate::outputs::{self, Named, RunFolder};
 use crate::plot;
@@ -22,22 +26,74 @@ use crate::report::{self, Curve, Out, Reporter, TEST_CURVE_KEY, outln};
 use crate::settings::{Saved, Settings, join, schedule};
 
 /// A training checkpoint of either float type.
-enum AnyCheckpoint {
+pub(crate) enum AnyCheckpoint {
     F32(Box<Checkpoint<f32>>),
     F64(Box<Checkpoint<f64>>),
 }
 
+#[cfg(feature = "mpi")]
+impl AnyCheckpoint {
+    /// The checkpoint's bytes, as `--save` writes them (the header says the float type).
+    pub(crate) fn encode(&self) -> Result<Vec<u8>> {
+        Ok(match self {
+            AnyCheckpoint::F32(c) => nn::io::encode_checkpoint(c)?,
+            AnyCheckpoint::F64(c) => nn::io::encode_checkpoint(c)?,
+        })
+    }
+
+    /// The checkpoint of [`AnyCheckpoint::encode`]'s bytes.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<AnyCheckpoint> {
+        match nn::io::decode_checkpoint::<f32>(bytes) {
+            Ok(c) => Ok(AnyCheckpoint::F32(Box::new(c))),
+            Err(CheckpointError::WrongPrecision { .. }) => {
+                Ok(AnyCheckpoint::F64(Box::new(nn::io::decode_checkpoint::<f64>(bytes)?)))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Training that diverged, in the program's words (see [`divergence`]): in a distributed run,
+/// every rank stops with it at the same step.
+#[derive(Debug)]
+pub(crate) struct Diverged(String);
+
+impl fmt::Display for Diverged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Diverged {}
+
 pub(crate) fn run(args: &TrainArgs) -> Result<()> {
-    let mut out = Out::stdout();
+    // The flags first: in a distributed run, a bad one fails in every rank before any of them
+    // talks to another (a resumed run's flags are compared with the checkpoint later).
+    if args.resume.is_none() {
+        Settings::fresh(args)?;
+    }
+    let cluster = Cluster::start(args)?;
+    let result = run_in(args, &cluster);
+    cluster.finish(result)
+}
+
+/// `train` in this process: alone, or one rank of a distributed run.
+fn run_in(args: &TrainArgs, cluster: &Cluster) -> Result<()> {
+    // Only rank 0 prints and writes files.
+    let mut out = if cluster.is_root() { Out::stdout() } else { Out::silent() };
     let resumed = match &args.resume {
+        // Rank 0 reads the checkpoint and sends it to the others.
+        Some(path) if cluster.is_distributed() => {
+            Some(cluster.share_checkpoint(cluster.is_root().then(|| load_checkpoint(path)))?)
+        }
         Some(path) => Some(load_checkpoint(path)?),
         None => None,
     };
     match (resumed, args.precision.unwrap_or(Precision::F32)) {
-        (Some(AnyCheckpoint::F32(c)), _) => train_as::<f32>(args, Some(*c), &mut out),
-        (Some(AnyCheckpoint::F64(c)), _) => train_as::<f64>(args, Some(*c), &mut out),
-        (None, Precision::F32) => train_as::<f32>(args, None, &mut out),
-        (None, Precision::F64) => train_as::<f64>(args, None, &mut out),
+        (Some(AnyCheckpoint::F32(c)), _) => train_as::<f32>(args, Some(*c), &mut out, cluster),
+        (Some(AnyCheckpoint::F64(c)), _) => train_as::<f64>(args, Some(*c), &mut out, cluster),
+        (None, Precision::F32) => train_as::<f32>(args, None, &mut out, cluster),
+        (None, Precision::F64) => train_as::<f64>(args, None, &mut out, cluster),
     }
 }
 
@@ -126,12 +182,32 @@ fn split(limit_train: Option<usize>, val_split: f64, available: usize) -> Result
     Ok(Split { limit, n_train: limit - n_validation, n_validation })
 }
 
-fn train_as<T: StoredFloat>(
+/// What a run has checked and read before it builds its network.
+struct Prepared<T: StoredFloat> {
+    settings: Settings,
+    /// The new `runs/train-N` folder, when an output goes there (rank 0 only).
+    run_folder: Option<RunFolder>,
+    model_path: PathBuf,
+    plot_path: PathBuf,
+    classes: Classes,
+    n_features: usize,
+    /// Rows and columns of the images.
+    image_shape: [usize; 2],
+    train_set: Dataset<T>,
+    validation: Option<Dataset<T>>,
+    test: Dataset<T>,
+}
+
+/// Everything checked before the first step: the flags (against the checkpoint when resuming),
+/// the outputs (when this process `writes` them), the data, the memory; then the data as
+/// numbers.
+fn prepare<T: StoredFloat>(
     args: &TrainArgs,
-    checkpoint: Option<Checkpoint<T>>,
+    checkpoint: Option<&Checkpoint<T>>,
+    saved: Option<&Saved>,
     out: &mut Out,
-) -> Result<()> {
-    let saved = checkpoint.as_ref().map(saved_of);
+    writes: bool,
+) -> Result<Prepared<T>> {
     // Flags first: a mistake there costs nothing.
     let fresh = match &saved {
         Some(_) => None,
@@ -139,11 +215,15 @@ fn train_as<T: StoredFloat>(
     };
 
     // Outputs: every path checked before any work.
-    let mut run_folder = (args.save_model.is_none() || args.plot.is_none()).then(RunFolder::next);
+    let run_folder =
+        (writes && (args.save_model.is_none() || args.plot.is_none())).then(RunFolder::next);
     let in_run = |name: &str| run_folder.as_ref().map(|f| f.path.join(name)).unwrap_or_default();
     let model_path = args.save_model.clone().unwrap_or_else(|| in_run("mnist.model"));
     let plot_path = args.plot.clone().unwrap_or_else(|| in_run("training.png"));
-    plot::check_extension(&plot_path).context("--plot")?;
+    // Every rank checks the flag; only rank 0 has a default path.
+    if writes || args.plot.is_some() {
+        plot::check_extension(&plot_path).context("--plot")?;
+    }
     let mut outputs =
         vec![Named::new("--save-model", &model_path), Named::new("--plot", &plot_path)];
     outputs.extend(args.save.iter().map(|p| Named::new("--save", p)));
@@ -152,14 +232,16 @@ fn train_as<T: StoredFloat>(
     let mut inputs = outputs::data_files(&args.data.data);
     inputs.extend(args.resume.iter().map(|p| Named::new("--resume", p)));
     inputs.extend(args.data.classes.iter().map(|p| Named::new("--classes", p)));
-    outputs::check(&outputs, run_folder.as_ref(), &inputs, &[("--save", "--resume")])?;
+    if writes {
+        outputs::check(&outputs, run_folder.as_ref(), &inputs, &[("--save", "--resume")])?;
+    }
 
     // The data, and the classes it has.
     let raw = data::load(&args.data)?;
     let classes = data::classes_for_training(&args.data, &raw)?;
     let n_features = raw.train.n_features();
     let image_shape = [raw.train.n_rows(), raw.train.n_cols()];
-    let (mut settings, split) = match (&saved, fresh) {
+    let (mut settings, split) = match (saved, fresh) {
         (Some(saved), _) => {
             // The training set's size follows the checkpoint's limit and split.
             let (limit, val_split) = saved.data_split(args);
@@ -172,7 +254,7 @@ fn train_as<T: StoredFloat>(
         }
         (None, None) => bail!("no settings"),
     };
-    if let Some(c) = &checkpoint {
+    if let Some(c) = checkpoint {
         check_resumable(&c.network, n_features, &classes)?;
     }
     if let Some(asked) = settings.cap_batch(split.n_train) {
@@ -222,6 +304,41 @@ fn train_as<T: StoredFloat>(
     } else {
         (train_full, None)
     };
+    Ok(Prepared {
+        settings,
+        run_folder,
+        model_path,
+        plot_path,
+        classes,
+        n_features,
+        image_shape,
+        train_set,
+        validation,
+        test,
+    })
+}
+
+fn train_as<T: StoredFloat + DistFloat>(
+    args: &TrainArgs,
+    checkpoint: Option<Checkpoint<T>>,
+    out: &mut Out,
+    cluster: &Cluster,
+) -> Result<()> {
+    let saved = checkpoint.as_ref().map(saved_of);
+    let local = prepare(args, checkpoint.as_ref(), saved.as_ref(), out, cluster.is_root());
+    // In a distributed run, the ranks compare their flags and data here.
+    let Prepared {
+        settings,
+        mut run_folder,
+        model_path,
+        plot_path,
+        classes,
+        n_features,
+        image_shape,
+        train_set,
+        validation,
+        test,
+    } = cluster.agree(args, local, |p: &Prepared<T>| [&p.train_set, &p.test])?;
     let steps_per_epoch = train_set.n_samples().div_ceil(settings.batch);
 
     let test_curve = checkpoint
@@ -289,10 +406,18 @@ fn train_as<T: StoredFloat>(
             (net, trainer)
         }
     };
+    // In a distributed run: rank 0's parameters everywhere, and the gradients summed over the
+    // ranks.
+    let (trainer, counters) = cluster.attach(&mut net, trainer)?;
 
+    let processes = if cluster.is_distributed() {
+        format!("{} processes of {} threads", cluster.size(), settings.threads)
+    } else {
+        format!("{} threads", settings.threads)
+    };
     outln!(
         out,
-        "training {} ({}, {} parameters, {}) on {} samples, {} validation, {} test; {} threads",
+        "training {} ({}, {} parameters, {}) on {} samples, {} validation, {} test; {processes}",
         join(&net.sizes()).replace(',', "-"),
         settings.activation,
         net.n_params(),
@@ -300,7 +425,6 @@ fn train_as<T: StoredFloat>(
         train_set.n_samples(),
         validation.as_ref().map_or(0, nn::train::Dataset::n_samples),
         test.n_samples(),
-        settings.threads
     )?;
     if trainer.epoch() > 0 {
         outln!(out, "resumed after epoch {} of {}", trainer.epoch(), trainer.config().epochs)?;
@@ -327,6 +451,8 @@ fn train_as<T: StoredFloat>(
             model_path: &model_path,
             plot_path: &plot_path,
             image_shape,
+            cluster,
+            counters,
         })
     });
     if result.is_err()
@@ -409,9 +535,12 @@ struct TrainRun<'a, T: StoredFloat> {
     plot_path: &'a Path,
     /// Rows and columns of the images (for the ONNX export's metadata).
     image_shape: [usize; 2],
+    cluster: &'a Cluster,
+    counters: Counters,
 }
 
 fn train_and_save<T: StoredFloat>(run: TrainRun<'_, T>) -> Result<()> {
+    let root = run.cluster.is_root();
     let TrainRun { out, args, settings, net, mut trainer, train_set, validation, test, .. } = run;
     let total_epochs = trainer.config().epochs;
     let mut reporter = Reporter {
@@ -426,7 +555,12 @@ fn train_and_save<T: StoredFloat>(run: TrainRun<'_, T>) -> Result<()> {
         error: None,
     };
     let started = Instant::now();
-    let fit = trainer.fit(net, train_set, validation, &mut reporter);
+    // The other ranks of a distributed run neither print nor write checkpoints.
+    let fit = if root {
+        trainer.fit(net, train_set, validation, &mut reporter)
+    } else {
+        trainer.fit(net, train_set, validation, &mut NoObserver)
+    };
     reporter.bar.finish_and_clear();
     if let Some(e) = reporter.error.take() {
         return Err(e);
@@ -434,6 +568,10 @@ fn train_and_save<T: StoredFloat>(run: TrainRun<'_, T>) -> Result<()> {
     let report = fit.map_err(|e| divergence(e, settings, train_set.n_samples()))?;
     let seconds = started.elapsed().as_secs_f64();
     let Reporter { out, metadata, test_curve, .. } = reporter;
+    run.cluster.report(&run.counters, out)?;
+    if !root {
+        return Ok(());
+    }
     if report.stopped_early {
         outln!(
             out,
@@ -487,13 +625,15 @@ fn train_and_save<T: StoredFloat>(run: TrainRun<'_, T>) -> Result<()> {
 /// other errors as they are.
 fn divergence(e: nn::train::Error, settings: &Settings, n_train: usize) -> anyhow::Error {
     match e {
-        nn::train::Error::NonFiniteLoss { epoch, batch_idx, what } => anyhow!(
-            "training diverged at epoch {}, batch {} of {}: the {what} is not finite: train again with a smaller --lr than {}",
-            epoch + 1,
-            batch_idx + 1,
-            n_train.div_ceil(settings.batch.max(1)),
-            crate::report::number(settings.lr)
-        ),
+        nn::train::Error::NonFiniteLoss { epoch, batch_idx, what } => {
+            anyhow::Error::new(Diverged(format!(
+                "training diverged at epoch {}, batch {} of {}: the {what} is not finite: train again with a smaller --lr than {}",
+                epoch + 1,
+                batch_idx + 1,
+                n_train.div_ceil(settings.batch.max(1)),
+                crate::report::number(settings.lr)
+            )))
+        }
         other => anyhow!(other),
     }
 }

@@ -13,7 +13,9 @@ use crate::Error;
 pub const MAX_CLASS_NAMES_BYTES: u64 = 1 << 20;
 
 /// A size for messages: `"812 bytes"`, `"3.7 GB"` (decimal units, as `df -H` and disk makers).
-pub(crate) fn show_size(bytes: u64) -> String {
+/// The errors of this crate show sizes so; programs built on it can use it for theirs.
+#[must_use]
+pub fn show_size(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["kB", "MB", "GB", "TB", "PB", "EB"];
     if bytes < 1000 {
         return format!("{bytes} bytes");

@@ -193,7 +193,7 @@ pub use checkpoint::{
     save_checkpoint_rotating,
 };
 pub use error::{CheckpointError, Error, IdxError, OnnxError, SafetensorsError};
-pub use files::{MAX_CLASS_NAMES_BYTES, read_class_names, read_regular_file};
+pub use files::{MAX_CLASS_NAMES_BYTES, read_class_names, read_regular_file, show_size};
 pub use folder::{FASHION_MNIST_DIR, ImageSet, MnistLike, load_folder, load_image_set};
 pub use idx::{IdxArray, IdxData, IdxType, decode_idx, parse_idx, read_idx};
 pub use model::{

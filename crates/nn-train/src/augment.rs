@@ -8,11 +8,13 @@
 //! MNIST-like images scaled to [0, 1]).
 //!
 //! The offsets of a step come from a random stream that depends on the seed and the step only,
-//! drawn in batch order: the same seed gives the same shifts for any thread count and across a
-//! resumed run (the step count is part of the trainer's state).
+//! and sample k of the batch takes the k-th 64-bit word of it (its low half gives `dy`, its high
+//! half `dx`): the same seed gives the same shifts for any thread count, across a resumed run
+//! (the step count is part of the trainer's state), and in a process that gathers only a part
+//! of the batch (distributed training) as in one that gathers all of it.
 
 use nn_core::Float;
-use nn_core::rng::{ChaCha8Rng, SeedableRng, index};
+use nn_core::rng::{ChaCha8Rng, RngCore, SeedableRng};
 use nn_linalg::MatMut;
 
 use crate::Error;
@@ -93,21 +95,34 @@ impl RandomShift {
     }
 
     /// Shifts every column of `x` (features × samples, each column one image) by its own random
-    /// offset, drawn in column order from the stream of `(seed, step)`. No allocation.
+    /// offset: column j is sample `first_sample + j` of the batch of step `step`, and takes that
+    /// sample's offsets in the stream of `(seed, step)` (so a part of a batch, given its first
+    /// sample, moves exactly as it does within the whole batch). No allocation.
     ///
     /// # Errors
     /// [`Error::ImageFeatures`] if the columns are not `height × width` long, and a
     /// [`nn_linalg::ShapeError`] (in [`Error::Core`]) for a view whose columns are not
     /// contiguous.
-    pub fn apply<T: Float>(&self, x: MatMut<'_, T>, seed: u64, step: u64) -> Result<(), Error> {
+    pub fn apply<T: Float>(
+        &self,
+        x: MatMut<'_, T>,
+        seed: u64,
+        step: u64,
+        first_sample: usize,
+    ) -> Result<(), Error> {
         self.check_features(x.nrows())?;
         let mut rng = shift_rng(seed, step);
-        let span = 2 * self.max_shift + 1;
+        // Two 32-bit words per sample.
+        rng.set_word_pos(2 * first_sample as u128);
+        let span = (2 * self.max_shift + 1) as u64;
         let max = self.max_shift as isize;
+        // A 32-bit half to 0..span by a multiply-high (no rejection, so every sample takes one
+        // word pair; the bias is below span / 2^32).
+        let offset = |half: u64| ((half * span) >> 32) as isize - max;
         // Columns of the batch buffers are contiguous; `cols_mut` fails only for other layouts.
         nn_linalg::cols_mut(x, |_, image| {
-            let dy = index(&mut rng, span) as isize - max;
-            let dx = index(&mut rng, span) as isize - max;
+            let word = rng.next_u64();
+            let (dy, dx) = (offset(word & 0xffff_ffff), offset(word >> 32));
             shift_image(image, self.width, dy, dx);
         })
         .map_err(|e| Error::Core(e.into()))
@@ -190,7 +205,7 @@ mod tests {
         let n = 400;
         let original = Mat::<f64>::from_fn(12, n, |i, _| image()[i]);
         let mut x = original.clone();
-        shift.apply(x.as_mut(), 7, 3).unwrap();
+        shift.apply(x.as_mut(), 7, 3, 0).unwrap();
         let mut seen = [[false; 3]; 3];
         for j in 0..n {
             let col = x.col_as_slice(j);
@@ -204,14 +219,21 @@ mod tests {
         }
         assert!(seen.iter().flatten().all(|&s| s), "{seen:?}");
         let mut again = original.clone();
-        shift.apply(again.as_mut(), 7, 3).unwrap();
+        shift.apply(again.as_mut(), 7, 3, 0).unwrap();
         assert_eq!(again, x);
         let mut next_step = original.clone();
-        shift.apply(next_step.as_mut(), 7, 4).unwrap();
+        shift.apply(next_step.as_mut(), 7, 4, 0).unwrap();
         assert_ne!(next_step, x);
-        let mut other_seed = original;
-        shift.apply(other_seed.as_mut(), 8, 3).unwrap();
+        let mut other_seed = original.clone();
+        shift.apply(other_seed.as_mut(), 8, 3, 0).unwrap();
         assert_ne!(other_seed, x);
+        // A part of the batch, given its first sample, moves as it does in the whole batch (a
+        // process of a distributed run gathers only its shards' samples).
+        for (start, len) in [(0, 1), (1, 7), (133, 267), (399, 1)] {
+            let mut part = original.as_ref().subcols(start, len).to_owned();
+            shift.apply(part.as_mut(), 7, 3, start).unwrap();
+            assert_eq!(part, x.as_ref().subcols(start, len).to_owned(), "{start}..+{len}");
+        }
     }
 
     #[test]
@@ -229,7 +251,7 @@ mod tests {
         let shift = RandomShift::new(3, 4, 1).unwrap();
         let mut x = Mat::<f32>::zeros(13, 2);
         assert_eq!(
-            shift.apply(x.as_mut(), 0, 0),
+            shift.apply(x.as_mut(), 0, 0, 0),
             Err(Error::ImageFeatures { height: 3, width: 4, n_features: 13 })
         );
         let e = RandomShift::new(28, 28, 28).unwrap_err().to_string();

@@ -220,6 +220,29 @@ pub enum Error {
         /// The features per sample of the network or the data.
         n_features: usize,
     },
+    /// The gradient reduction across processes failed (from a
+    /// [`GradientReducer`](crate::reduce::GradientReducer) other than the local sum): another
+    /// process failed, is lost, or is not in step.
+    #[error("distributed training failed: {source}")]
+    Reduction {
+        /// Whether every process of the group returns this same error at the same step (they can
+        /// all stop cleanly); when false, others may still wait for this one, and the group must
+        /// be aborted.
+        all_processes: bool,
+        /// The reducer's own error (from `nn-dist`: an `nn_dist::Error`, which
+        /// [`ReductionError::downcast_ref`] gives back).
+        source: ReductionError,
+    },
+    /// A [`GradientReducer`](crate::reduce::GradientReducer) asked for shards that do not exist.
+    #[error("a reducer asked for shards {start}..{end} of a batch cut into {n_shards} shards")]
+    ShardRange {
+        /// The first shard it asked for.
+        start: usize,
+        /// One past the last.
+        end: usize,
+        /// The shards of a batch.
+        n_shards: usize,
+    },
     /// The thread pool could not be built.
     #[error("cannot start {n_threads} training threads: {source}")]
     ThreadPool {
@@ -257,6 +280,42 @@ impl fmt::Display for ThreadPoolError {
 }
 
 impl std::error::Error for ThreadPoolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// The error of a [`GradientReducer`](crate::reduce::GradientReducer), kept with its type.
+/// Two are equal when they say the same (the same failure seen by two processes).
+#[derive(Clone, Debug)]
+pub struct ReductionError(Arc<dyn std::error::Error + Send + Sync>);
+
+impl ReductionError {
+    /// Wraps a reducer's error.
+    pub fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ReductionError(Arc::new(e))
+    }
+
+    /// The reducer's error, if it has type `E`.
+    #[must_use]
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.0.downcast_ref()
+    }
+}
+
+impl PartialEq for ReductionError {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl fmt::Display for ReductionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ReductionError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&*self.0)
     }

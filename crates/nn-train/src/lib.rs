@@ -46,6 +46,7 @@ pub mod data;
 mod error;
 pub mod metrics;
 pub mod optim;
+pub mod reduce;
 mod report;
 pub mod schedule;
 mod state;
@@ -54,10 +55,11 @@ mod trainer;
 pub use augment::RandomShift;
 pub use config::{EarlyStopping, Parallelism, TrainConfig};
 pub use data::{Batch, Dataset, ParseTaskError, TargetData, Task};
-pub use error::{Error, ThreadPoolError};
+pub use error::{Error, ReductionError, ThreadPoolError};
 pub use metrics::{
     ClassMetrics, ConfusionMatrix, Evaluation, MultilabelMetrics, RegressionMetrics, evaluate,
 };
+pub use reduce::{GradientReducer, LocalReducer, LocalShards, StepTotals};
 pub use report::{BatchReport, Control, EpochReport, FitReport, NoObserver, Observer};
 pub use state::{EarlyStoppingState, EpochProgress, RngState, TrainerState};
 pub use trainer::Trainer;

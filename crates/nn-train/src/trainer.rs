@@ -14,29 +14,25 @@ use crate::data::{Batch, Dataset};
 use crate::error::ThreadPoolError;
 use crate::metrics::evaluate;
 use crate::optim::{Optimizer, clip_grad_norm};
+use crate::reduce::{GradientReducer, LocalReducer, LocalShards, Shard, shard_span};
 use crate::report::{BatchReport, Control, EpochReport, FitReport, Observer};
 use crate::schedule::LrScheduler;
 use crate::state::{EarlyStoppingState, EpochProgress, RngState, TrainerState};
-
-/// The buffers of one shard.
-struct Shard<T: Float> {
-    ws: Workspace<T>,
-    grads: Gradients<T>,
-    /// This shard's part of the last step: (loss share, samples classified right).
-    result: Result<(f64, usize), Error>,
-    /// The number of samples it had in the last step (0: its gradient buffer is stale).
-    len: usize,
-    /// The smoothed targets of its samples, outputs × capacity (0 × 0 without label smoothing).
-    smoothed: Mat<T>,
-}
 
 /// Runs training steps and epochs on a network it does not own; owns the per-shard buffers, the
 /// optimizer, the schedule, the random numbers and the thread pool (no global pool is touched).
 pub struct Trainer<T: Float> {
     config: TrainConfig,
     pool: Option<rayon::ThreadPool>,
-    /// At least one; shard 0's gradient buffer also holds the sum over the shards.
+    /// The local shards (all of them unless a reducer splits them over processes), at least one;
+    /// local shard 0's gradient buffer also holds the sum over the shards.
     shards: Vec<Shard<T>>,
+    /// The global index of local shard 0.
+    first_shard: usize,
+    /// The shards of a batch over all processes.
+    n_shards: usize,
+    /// Sums the shard gradients: [`LocalReducer`] unless [`Trainer::with_reducer`] set another.
+    reducer: Box<dyn GradientReducer<T>>,
     optimizer: Optimizer<T>,
     scheduler: LrScheduler,
     dropout: Dropout,
@@ -91,18 +87,17 @@ impl<T: Float> Trainer<T> {
     /// optimizer and the schedule. Allocates everything the steps need.
     ///
     /// # Errors
-    /// [`Error::InvalidHyperparameter`] for a bad configuration, [`Error::ThreadPool`] if the pool
-    /// cannot start, [`nn_core::Error::DropoutRates`] (in [`Error::Core`]) for a dropout list
-    /// that is neither empty, one rate, nor one rate per hidden layer, and
-    /// [`Error::ImageFeatures`] for a [`TrainConfig::random_shift`] whose images are not the
-    /// network's inputs.
+    /// [`Error::InvalidHyperparameter`] for a bad configuration (label smoothing included, on a
+    /// network without a softmax cross-entropy output), [`Error::ThreadPool`] if the pool cannot
+    /// start, [`nn_core::Error::DropoutRates`] (in [`Error::Core`]) for a dropout list that is
+    /// neither empty, one rate, nor one rate per hidden layer, and [`Error::ImageFeatures`] for a
+    /// [`TrainConfig::random_shift`] whose images are not the network's inputs.
     pub fn new(net: &Network<T>, config: TrainConfig) -> Result<Self, Error> {
         config.validate()?;
         if let Some(shift) = config.random_shift {
             shift.check_features(net.n_inputs())?;
         }
-        let smoothing = config.label_smoothing > 0.0;
-        if smoothing && net.loss_kind() != nn_core::Loss::SoftmaxCrossEntropy {
+        if config.label_smoothing > 0.0 && net.loss_kind() != nn_core::Loss::SoftmaxCrossEntropy {
             return Err(Error::InvalidHyperparameter {
                 name: "label_smoothing",
                 value: config.label_smoothing,
@@ -122,31 +117,19 @@ impl<T: Float> Trainer<T> {
         } else {
             None
         };
-        let (n_shards, par) = match config.parallelism {
-            Parallelism::Shards => (config.n_shards, Par::Seq),
-            Parallelism::FaerGemm => (1, Par::with_threads(config.n_threads)),
+        let n_shards = match config.parallelism {
+            Parallelism::Shards => config.n_shards,
+            Parallelism::FaerGemm => 1,
         };
-        let capacity = config.batch_size.div_ceil(n_shards);
-        let shards = (0..n_shards)
-            .map(|_| {
-                Ok(Shard {
-                    ws: Workspace::for_network(net, capacity)?.with_par(par),
-                    grads: Gradients::zeros_like(net),
-                    result: Ok((0.0, 0)),
-                    len: 0,
-                    smoothed: if smoothing {
-                        Mat::zeros(net.n_outputs(), capacity)
-                    } else {
-                        Mat::zeros(0, 0)
-                    },
-                })
-            })
-            .collect::<Result<Vec<_>, nn_core::Error>>()?;
+        let shards = build_shards(net, &config, n_shards, n_shards)?;
         Ok(Trainer {
             shuffle_rng: ChaCha8Rng::seed_from_u64(config.seed),
             config,
             pool,
             shards,
+            first_shard: 0,
+            n_shards,
+            reducer: Box::new(LocalReducer),
             optimizer,
             scheduler,
             dropout,
@@ -159,6 +142,34 @@ impl<T: Float> Trainer<T> {
             early: EarlyStoppingState::default(),
             progress: None,
         })
+    }
+
+    /// Sums the shard gradients with `reducer` instead of [`LocalReducer`]: this trainer then runs
+    /// only the shards [`GradientReducer::local_shards`] gives it (and gathers only their samples
+    /// in [`Trainer::run_epoch`] and [`Trainer::fit`]), and the reducer forms the sum over all
+    /// shards. Used by `nn-dist` to train in several processes. Allocates the local shards'
+    /// buffers.
+    ///
+    /// # Errors
+    /// Those of `local_shards`, [`Error::ShardRange`] if the range it returns is empty or beyond
+    /// the shards, and the network's errors.
+    pub fn with_reducer(
+        mut self,
+        net: &Network<T>,
+        reducer: impl GradientReducer<T> + 'static,
+    ) -> Result<Self, Error> {
+        let local = reducer.local_shards(self.n_shards)?;
+        if local.is_empty() || local.end > self.n_shards {
+            return Err(Error::ShardRange {
+                start: local.start,
+                end: local.end,
+                n_shards: self.n_shards,
+            });
+        }
+        self.shards = build_shards(net, &self.config, self.n_shards, local.len())?;
+        self.first_shard = local.start;
+        self.reducer = Box::new(reducer);
+        Ok(self)
     }
 
     /// A trainer that continues a saved run exactly where it stopped.
@@ -262,7 +273,8 @@ impl<T: Float> Trainer<T> {
         x: MatRef<'_, T>,
         targets: Targets<'_, T>,
     ) -> Result<f64, Error> {
-        self.in_pool(|t| t.step_counted(net, x, targets)).map(|(loss, _)| loss)
+        let b = x.ncols();
+        self.in_pool(|t| t.step_counted(net, x, targets, b, 0)).map(|(loss, _)| loss)
     }
 
     /// Ends an epoch of a loop the caller drives with [`Trainer::step`] or
@@ -307,48 +319,61 @@ impl<T: Float> Trainer<T> {
         }
     }
 
+    /// The samples of a batch of `b` that the local shards take.
+    fn local_span(&self, b: usize) -> std::ops::Range<usize> {
+        let first = shard_span(b, self.n_shards, self.first_shard);
+        let last = shard_span(b, self.n_shards, self.first_shard + self.shards.len() - 1);
+        first.start..last.end
+    }
+
+    /// One step on a batch of `b` samples whose columns `col0..col0 + x.ncols()` are in `x`
+    /// (all of them, or at least the local shards' ones).
     fn step_counted(
         &mut self,
         net: &mut Network<T>,
         x: MatRef<'_, T>,
         targets: Targets<'_, T>,
+        b: usize,
+        col0: usize,
     ) -> Result<(f64, usize), Error> {
-        let b = x.ncols();
         if b == 0 {
             return Err(Error::EmptyDataset { what: "batch" });
         }
         if b > self.config.batch_size {
             return Err(Error::BatchCapacity { capacity: self.config.batch_size, found: b });
         }
-        if targets.n_samples() != b {
-            return Err(Error::TargetCount { expected: b, found: targets.n_samples() });
+        if targets.n_samples() != x.ncols() {
+            return Err(Error::TargetCount { expected: x.ncols(), found: targets.n_samples() });
         }
-        let n_shards = self.shards.len();
+        // The columns must hold at least the local shards' samples (all of them from `step`).
+        let span = self.local_span(b);
+        if span.start < col0 || span.end > col0 + x.ncols() {
+            return Err(Error::TargetCount { expected: span.len(), found: x.ncols() });
+        }
+        let (n_shards, first_shard) = (self.n_shards, self.first_shard);
         let (seed, step) = (self.config.seed, self.step);
         let dropout = &self.dropout;
         let use_dropout = dropout.is_active();
         let epsilon = self.config.label_smoothing;
         let frozen: &Network<T> = net;
         let run = |(i, shard): (usize, &mut Shard<T>)| {
-            // Shard i takes ⌊b/n⌋ samples, one more for the first b mod n shards.
-            let (base, rem) = (b / n_shards, b % n_shards);
-            let len = base + usize::from(i < rem);
-            let start = i * base + i.min(rem);
-            shard.len = len;
-            shard.result = if len == 0 {
+            let global = first_shard + i;
+            let span = shard_span(b, n_shards, global);
+            shard.len = span.len();
+            shard.result = if span.is_empty() {
                 Ok((0.0, 0))
             } else {
-                let xs = x.subcols(start, len);
-                let ts = sub_targets(&targets, start, len);
+                let xs = x.subcols(span.start - col0, span.len());
+                let ts = sub_targets(&targets, span.start - col0, span.len());
                 (|| -> Result<(f64, usize), Error> {
                     let loss_targets = if epsilon > 0.0 {
-                        smooth_targets(&ts, epsilon, start, shard.smoothed.as_mut())?;
-                        Targets::Matrix(shard.smoothed.as_ref().subcols(0, len))
+                        smooth_targets(&ts, epsilon, span.start, shard.smoothed.as_mut())?;
+                        Targets::Matrix(shard.smoothed.as_ref().subcols(0, span.len()))
                     } else {
                         ts
                     };
                     let pass = if use_dropout {
-                        let mut rng = dropout_rng(seed, step, n_shards, i);
+                        let mut rng = dropout_rng(seed, step, n_shards, global);
                         frozen.forward_train_into(xs, &mut shard.ws, dropout, &mut rng)?
                     } else {
                         frozen.forward_into(xs, &mut shard.ws)?
@@ -360,32 +385,20 @@ impl<T: Float> Trainer<T> {
             };
         };
         // Callers enter the trainer's pool (`in_pool`) once per step or epoch, not per shard.
-        if n_shards > 1 && rayon::current_thread_index().is_some() {
+        let parallel = rayon::current_thread_index().is_some();
+        if self.shards.len() > 1 && parallel {
             self.shards.par_iter_mut().enumerate().for_each(run);
         } else {
             self.shards.iter_mut().enumerate().for_each(run);
         }
-        // Sum in shard order into shard 0's buffers, after all shards finished: the same bits for
-        // any thread count.
-        let (mut loss, mut correct) = (0.0, 0);
-        for shard in &self.shards {
-            let (l, c) = shard.result.clone()?;
-            loss += l;
-            correct += c;
-        }
-        let (first, rest) = self.shards.split_at_mut(1);
-        let total = &mut first[0].grads;
-        // One pass: add the other shards into shard 0 (in shard order) and check finiteness,
-        // split over the pool's threads by columns (element-wise: the same bits either way).
-        let parallel = rayon::current_thread_index().is_some();
-        let mut finite = true;
-        for layer_idx in 0..total.n_layers() {
-            if let Some(dst) = total.layer_mut(layer_idx) {
-                finite &= reduce_columns(dst, rest, layer_idx, 0, parallel);
-            }
-        }
+        // Sum in shard order into local shard 0's buffers, after all shards finished: the same
+        // bits for any thread count (and, through the reducer, any number of processes).
+        let mut local =
+            LocalShards { shards: &mut self.shards, first: first_shard, n_shards, step, parallel };
+        let totals = self.reducer.reduce(&mut local)?;
+        let mut loss = totals.loss;
         loss += net.l2_penalty(b);
-        if !loss.is_finite() || !finite {
+        if !loss.is_finite() || !totals.finite {
             let what = if loss.is_finite() { "gradient" } else { "loss" };
             return Err(Error::NonFiniteLoss {
                 epoch: self.epoch,
@@ -393,6 +406,7 @@ impl<T: Float> Trainer<T> {
                 what,
             });
         }
+        let total = &mut self.shards[0].grads;
         net.add_l2_into(total, b)?;
         if let Some(max_norm) = self.config.clip_norm {
             clip_grad_norm(total, max_norm)?;
@@ -408,7 +422,7 @@ impl<T: Float> Trainer<T> {
         }
         self.scheduler.on_step();
         self.step += 1;
-        Ok((loss, correct))
+        Ok((loss, totals.correct))
     }
 
     /// One epoch over `data`: a fresh seeded permutation, batches gathered into reused buffers
@@ -495,14 +509,22 @@ impl<T: Float> Trainer<T> {
         for (batch_idx, chunk) in perm.chunks(bs).enumerate().skip(start) {
             self.batch_idx = batch_idx;
             let learning_rate = self.scheduler.lr();
+            // Only the local shards' samples are gathered (all of them without a reducer that
+            // splits the shards over processes).
+            let span = self.local_span(chunk.len());
             let step = batch
-                .gather(data, chunk)
+                .gather(data, &chunk[span.clone()])
                 .and_then(|()| match self.config.random_shift {
-                    // The step about to be taken selects the shifts' stream.
-                    Some(shift) => shift.apply(batch.inputs_mut(), self.config.seed, self.step),
+                    // The step about to be taken selects the shifts' stream; sample k of the
+                    // batch takes the offsets at position k, wherever it is gathered.
+                    Some(shift) => {
+                        shift.apply(batch.inputs_mut(), self.config.seed, self.step, span.start)
+                    }
                     None => Ok(()),
                 })
-                .and_then(|()| self.step_counted(net, batch.inputs(), batch.targets()));
+                .and_then(|()| {
+                    self.step_counted(net, batch.inputs(), batch.targets(), chunk.len(), span.start)
+                });
             let (loss, c) = match step {
                 Ok(v) => v,
                 Err(e) => {
@@ -667,70 +689,35 @@ impl<T: Float> Trainer<T> {
 /// The `what` of [`Error::NonFiniteLoss`] when the optimizer's update overflowed.
 const UPDATE_OVERFLOW: &str = "result of the update (parameters or optimizer state)";
 
-/// Adds the gradients of the non-empty shards `rest` into `dst` (shard 0's gradient of layer
-/// `layer_idx`, columns `first_col..`) and tells whether every sum is finite. Inside a rayon pool,
-/// halves the columns recursively with `rayon::join`.
-fn reduce_columns<T: Float>(
-    dst: MatMut<'_, T>,
-    rest: &[Shard<T>],
-    layer_idx: usize,
-    first_col: usize,
-    parallel: bool,
-) -> bool {
-    let n_cols = dst.ncols();
-    if parallel && n_cols >= 64 && dst.nrows() * n_cols >= 1 << 14 {
-        let mid = n_cols / 2;
-        let (left, right) = dst.split_at_col_mut(mid);
-        let (a, b) = rayon::join(
-            || reduce_columns(left, rest, layer_idx, first_col, true),
-            || reduce_columns(right, rest, layer_idx, first_col + mid, true),
-        );
-        return a && b;
-    }
-    let mut dst = dst;
-    let mut sources = rest.iter().filter(|s| s.len > 0).filter_map(|s| {
-        s.grads.layer(layer_idx).map(|g| g.subcols(first_col, n_cols)).and_then(nn_linalg::cols)
-    });
-    let (mut finite, mut ok) = (true, true);
-    let check = |d: &[T], finite: &mut bool| {
-        // A non-short-circuit `&=`: the loop stays a vectorizable and-reduction.
-        for x in d {
-            *finite &= x.is_finite();
-        }
+/// The buffers of `count` shards, each for its part of a batch of `config.batch_size` samples
+/// cut into `n_shards` shards.
+fn build_shards<T: Float>(
+    net: &Network<T>,
+    config: &TrainConfig,
+    n_shards: usize,
+    count: usize,
+) -> Result<Vec<Shard<T>>, Error> {
+    let par = match config.parallelism {
+        Parallelism::Shards => Par::Seq,
+        Parallelism::FaerGemm => Par::with_threads(config.n_threads),
     };
-    match sources.next() {
-        // The common case, two shards: add and check in one loop.
-        Some(mut src_cols) => {
-            ok &= nn_linalg::cols_mut(dst.as_mut(), |_, d| {
-                if let Some(src) = src_cols.next() {
-                    for (x, &y) in d.iter_mut().zip(src) {
-                        *x += y;
-                        finite &= x.is_finite();
-                    }
-                }
+    let capacity = config.batch_size.div_ceil(n_shards.max(1));
+    let shards = (0..count)
+        .map(|_| {
+            Ok(Shard {
+                ws: Workspace::for_network(net, capacity)?.with_par(par),
+                grads: Gradients::zeros_like(net),
+                result: Ok((0.0, 0)),
+                len: 0,
+                smoothed: if config.label_smoothing > 0.0 {
+                    Mat::zeros(net.n_outputs(), capacity)
+                } else {
+                    Mat::zeros(0, 0)
+                },
             })
-            .is_ok();
-            // More shards: add them in order, then check the final sums.
-            let mut more = false;
-            for mut src_cols in sources {
-                more = true;
-                ok &= nn_linalg::cols_mut(dst.as_mut(), |_, d| {
-                    if let Some(src) = src_cols.next() {
-                        for (x, &y) in d.iter_mut().zip(src) {
-                            *x += y;
-                        }
-                    }
-                })
-                .is_ok();
-            }
-            if more {
-                finite = true;
-                ok &= nn_linalg::cols_mut(dst.as_mut(), |_, d| check(d, &mut finite)).is_ok();
-            }
-        }
-        None => ok &= nn_linalg::cols_mut(dst.as_mut(), |_, d| check(d, &mut finite)).is_ok(),
-    }
-    finite && ok
+        })
+        .collect::<Result<Vec<_>, nn_core::Error>>()?;
+    Ok(shards)
 }
 
 /// Writes the smoothed targets `y' = (1 − ε) y + ε/K` of `targets` (K = the rows of `dst`) into

@@ -114,11 +114,12 @@ impl RandomShift {
         let mut rng = shift_rng(seed, step);
         // Two 32-bit words per sample.
         rng.set_word_pos(2 * first_sample as u128);
-        let span = (2 * self.max_shift + 1) as u64;
+        // max_shift < min(height, width), and height × width fits in a usize: no overflow.
+        let span = (2 * self.max_shift + 1) as u128;
         let max = self.max_shift as isize;
         // A 32-bit half to 0..span by a multiply-high (no rejection, so every sample takes one
         // word pair; the bias is below span / 2^32).
-        let offset = |half: u64| ((half * span) >> 32) as isize - max;
+        let offset = |half: u64| ((u128::from(half) * span) >> 32) as isize - max;
         // Columns of the batch buffers are contiguous; `cols_mut` fails only for other layouts.
         nn_linalg::cols_mut(x, |_, image| {
             let word = rng.next_u64();

@@ -104,12 +104,19 @@ pub(crate) struct TrainArgs {
     /// Dropout rate of the hidden layers, in [0, 1).
     #[arg(long, value_name = "RATE", value_parser = unit_interval, allow_hyphen_values = true)]
     pub(crate) dropout: Option<f64>,
+    /// Label smoothing ε in [0, 1): the training targets become (1 − ε) one-hot + ε/classes.
+    #[arg(long, value_name = "EPSILON", value_parser = unit_interval, allow_hyphen_values = true)]
+    pub(crate) label_smoothing: Option<f64>,
     /// Learning-rate schedule.
     #[arg(long, value_enum)]
     pub(crate) schedule: Option<ScheduleName>,
     /// Total number of epochs (a resumed run counts the epochs it already did).
     #[arg(long, value_name = "N", value_parser = count, allow_negative_numbers = true)]
     pub(crate) epochs: Option<usize>,
+    /// Augmentation: move each training image by a random offset of up to N pixels in each
+    /// direction, a new one every epoch (0: none).
+    #[arg(long, value_name = "N", value_parser = shift, allow_negative_numbers = true)]
+    pub(crate) shift: Option<usize>,
     /// Batch size (at most the number of training samples: a larger one is reduced to it).
     #[arg(long, value_name = "N", value_parser = count, allow_negative_numbers = true)]
     pub(crate) batch: Option<usize>,
@@ -217,6 +224,12 @@ fn index(s: &str) -> Result<usize, String> {
         Ok(v) => Err(format!("expected a whole number ≥ 0, found {v}")),
         Err(_) => Err(format!("expected a whole number ≥ 0, found {s:?}")),
     }
+}
+
+/// A maximum shift in pixels: a whole number ≥ 0 (0: no augmentation), below the image size
+/// (checked with the data).
+fn shift(s: &str) -> Result<usize, String> {
+    index(s)
 }
 
 /// A seed: a whole number from 0 to 2^64 − 1.

@@ -21,9 +21,13 @@ pub(crate) struct Preset {
     pub(crate) momentum: f64,
     pub(crate) lr: f64,
     pub(crate) dropout: f64,
+    /// Label smoothing ε (0: none).
+    pub(crate) label_smoothing: f64,
     pub(crate) schedule: ScheduleName,
     pub(crate) epochs: usize,
     pub(crate) batch: usize,
+    /// The largest random shift of the training images, in pixels (0: no augmentation).
+    pub(crate) shift: usize,
 }
 
 /// The preset used without `--preset`.
@@ -46,9 +50,11 @@ pub(crate) const PRESETS: &[Preset] = &[
         momentum: 0.0,
         lr: 1e-3,
         dropout: 0.1,
+        label_smoothing: 0.0,
         schedule: ScheduleName::Cosine,
         epochs: 15,
         batch: 128,
+        shift: 0,
     },
     Preset {
         name: "strong",
@@ -60,9 +66,29 @@ pub(crate) const PRESETS: &[Preset] = &[
         momentum: 0.0,
         lr: 1e-3,
         dropout: 0.3,
+        label_smoothing: 0.0,
         schedule: ScheduleName::OneCycle,
         epochs: 28,
         batch: 128,
+        shift: 0,
+    },
+    // Chosen on a validation split (`--val-split 0.1`), never on the test set: see the README's
+    // recipe.
+    Preset {
+        name: "fast",
+        summary: "784-512-256-10 SiLU, AdamW wd 0.05, label smoothing 0.1, one-cycle, batch 256, 32 epochs: about 0.906 in under a minute",
+        hidden: &[512, 256],
+        activation: Activation::Silu,
+        optimizer: "adamw",
+        weight_decay: 0.05,
+        momentum: 0.0,
+        lr: 2e-3,
+        dropout: 0.2,
+        label_smoothing: 0.1,
+        schedule: ScheduleName::OneCycle,
+        epochs: 32,
+        batch: 256,
+        shift: 0,
     },
 ];
 
@@ -93,7 +119,7 @@ fn join(sizes: &[usize]) -> String {
 
 /// `train --help` with every default written next to its flag.
 pub(crate) fn document(command: Command) -> Command {
-    let fields: [(&str, String); 11] = [
+    let fields: [(&str, String); 13] = [
         ("hidden", defaults(|p| join(p.hidden))),
         ("activation", defaults(|p| p.activation.to_string())),
         ("optimizer", defaults(|p| p.optimizer.to_owned())),
@@ -101,9 +127,11 @@ pub(crate) fn document(command: Command) -> Command {
         ("momentum", defaults(|p| p.momentum.to_string())),
         ("weight_decay", defaults(|p| format!("{:e} with {}", p.weight_decay, p.optimizer))),
         ("dropout", defaults(|p| p.dropout.to_string())),
+        ("label_smoothing", defaults(|p| p.label_smoothing.to_string())),
         ("schedule", defaults(|p| p.schedule.name())),
         ("epochs", defaults(|p| p.epochs.to_string())),
         ("batch", defaults(|p| p.batch.to_string())),
+        ("shift", defaults(|p| p.shift.to_string())),
         ("threads", format!("[default: {THREADS}]")),
     ];
     command.mut_subcommand("train", |train| {
@@ -137,14 +165,16 @@ mod tests {
             .map(|c| c.render_long_help().to_string())
             .unwrap_or_default();
         for expected in [
-            "[default: 512,256; --preset strong: 1024,512]",
-            "[default: 1e-3]",
-            "[default: 128]",
-            "[default: 15; --preset strong: 28]",
+            "[default: 512,256; --preset strong: 1024,512; --preset fast: 512,256]",
+            "[default: 1e-3; --preset strong: 1e-3; --preset fast: 2e-3]",
+            "[default: 128; --preset strong: 128; --preset fast: 256]",
+            "[default: 15; --preset strong: 28; --preset fast: 32]",
             "[default: adamw]",
-            "[default: 0.1; --preset strong: 0.3]",
-            "[default: cosine; --preset strong: one-cycle]",
-            "[default: relu]",
+            "[default: 1e-4 with adamw; --preset strong: 1e-4 with adamw; --preset fast: 5e-2 with adamw]",
+            "[default: 0.1; --preset strong: 0.3; --preset fast: 0.2]",
+            "[default: 0; --preset strong: 0; --preset fast: 0.1]",
+            "[default: cosine; --preset strong: one-cycle; --preset fast: one-cycle]",
+            "[default: relu; --preset strong: relu; --preset fast: silu]",
             "[default: 2]",
             "[default: 0]",
         ] {

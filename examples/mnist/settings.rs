@@ -18,9 +18,12 @@ pub(crate) struct Settings {
     pub(crate) optimizer: OptimizerConfig,
     pub(crate) lr: f64,
     pub(crate) dropout: f64,
+    pub(crate) label_smoothing: f64,
     pub(crate) schedule: ScheduleName,
     pub(crate) epochs: usize,
     pub(crate) batch: usize,
+    /// The largest random shift of the training images (0: none).
+    pub(crate) shift: usize,
     pub(crate) threads: usize,
     pub(crate) shards: usize,
     pub(crate) seed: u64,
@@ -60,9 +63,11 @@ impl Settings {
             optimizer,
             lr: args.lr.unwrap_or(preset.lr),
             dropout: args.dropout.unwrap_or(preset.dropout),
+            label_smoothing: args.label_smoothing.unwrap_or(preset.label_smoothing),
             schedule: args.schedule.unwrap_or(preset.schedule),
             epochs: args.epochs.unwrap_or(preset.epochs),
             batch: args.batch.unwrap_or(preset.batch),
+            shift: args.shift.unwrap_or(preset.shift),
             threads: args.threads.unwrap_or(presets::THREADS),
             shards: args.shards.unwrap_or(presets::SHARDS),
             seed: args.seed.unwrap_or(presets::SEED),
@@ -102,6 +107,7 @@ impl Settings {
         check("--momentum", args.momentum.map(show), show(momentum(&saved.optimizer)));
         check("--weight-decay", args.weight_decay.map(show), show(saved.optimizer.weight_decay()));
         check("--dropout", args.dropout.map(show), show(saved.dropout));
+        check("--label-smoothing", args.label_smoothing.map(show), show(saved.label_smoothing));
         check("--batch", args.batch.map(|b| b.min(n_train).to_string()), saved.batch.to_string());
         check("--shards", args.shards.map(|s| s.to_string()), saved.shards.to_string());
         check("--seed", args.seed.map(|s| s.to_string()), saved.seed.to_string());
@@ -128,6 +134,7 @@ impl Settings {
         if let Some(s) = saved.schedule {
             check("--schedule", args.schedule.map(ScheduleName::name), s.name());
         }
+        check("--shift", args.shift.map(|s| s.to_string()), saved.shift.to_string());
         if let Some(p) = &saved.preset {
             // `--preset` has a default: only a different name contradicts.
             if args.preset != *p && args.preset != presets::DEFAULT {
@@ -165,9 +172,11 @@ impl Settings {
             optimizer: saved.optimizer,
             lr: saved.lr,
             dropout: saved.dropout,
+            label_smoothing: saved.label_smoothing,
             schedule: saved.schedule.or(args.schedule).unwrap_or(ScheduleName::Constant),
             epochs,
             batch: saved.batch,
+            shift: saved.shift,
             threads: args.threads.unwrap_or(presets::THREADS),
             shards: saved.shards,
             seed: saved.seed,
@@ -212,6 +221,10 @@ pub(crate) struct Saved {
     pub(crate) limit_train: Option<Option<usize>>,
     pub(crate) schedule: Option<ScheduleName>,
     pub(crate) preset: Option<String>,
+    /// From the metadata (0 if the checkpoint does not say: it was written before `--shift`).
+    pub(crate) shift: usize,
+    /// From the metadata (0 if the checkpoint does not say).
+    pub(crate) label_smoothing: f64,
 }
 
 impl Saved {
@@ -292,6 +305,8 @@ mod tests {
             limit_train: Some(Some(6000)),
             schedule: Some(ScheduleName::Cosine),
             preset: Some("default".to_owned()),
+            shift: 0,
+            label_smoothing: 0.0,
         }
     }
 
@@ -302,6 +317,17 @@ mod tests {
         assert_eq!(s.optimizer, OptimizerConfig::adamw().with_weight_decay(1e-4).into());
         let s = Settings::fresh(&train_args(&["--preset", "strong", "--epochs", "2"])).unwrap();
         assert_eq!((s.hidden.as_slice(), s.epochs, s.dropout), (&[1024, 512][..], 2, 0.3));
+        let s = Settings::fresh(&train_args(&["--preset", "fast"])).unwrap();
+        assert_eq!((s.hidden.as_slice(), s.epochs, s.batch), (&[512, 256][..], 32, 256));
+        assert_eq!(
+            (s.activation, s.lr, s.dropout, s.label_smoothing),
+            (Activation::Silu, 2e-3, 0.2, 0.1)
+        );
+        assert_eq!((s.schedule, s.shift), (ScheduleName::OneCycle, 0));
+        assert_eq!(s.optimizer, OptimizerConfig::adamw().with_weight_decay(0.05).into());
+        let s =
+            Settings::fresh(&train_args(&["--preset", "fast", "--label-smoothing", "0"])).unwrap();
+        assert_eq!(s.label_smoothing, 0.0);
         let s = Settings::fresh(&train_args(&["--optimizer", "sgd", "--momentum", "0.9"])).unwrap();
         assert_eq!(s.optimizer, OptimizerConfig::sgd().with_momentum(0.9).into());
         let err = Settings::fresh(&train_args(&["--momentum", "0.9"])).unwrap_err();
@@ -354,6 +380,10 @@ mod tests {
             "tanh",
             "--precision",
             "f64",
+            "--shift",
+            "1",
+            "--label-smoothing",
+            "0.1",
         ]);
         let msg = Settings::resumed(&args, &saved(), 6000).unwrap_err().to_string();
         for part in [
@@ -364,6 +394,8 @@ mod tests {
             "--batch 7 (the checkpoint has 128)",
             "--seed 5 (the checkpoint has 0)",
             "--precision f64 (the checkpoint has f32)",
+            "--shift 1 (the checkpoint has 0)",
+            "--label-smoothing 0.1 (the checkpoint has 0)",
             "contradict the checkpoint: drop them",
             "--epochs, --threads",
         ] {

@@ -12,7 +12,9 @@ use clap::ValueEnum;
 use nn::io::{Checkpoint, CheckpointError, ModelMetadata, StoredFloat};
 use nn::net::rng::{ChaCha8Rng, SeedableRng};
 use nn::net::{Activation, Loss, Network};
-use nn::train::{Dataset, EarlyStopping, EpochReport, NoObserver, TrainConfig, Trainer, evaluate};
+use nn::train::{
+    Dataset, EarlyStopping, EpochReport, NoObserver, RandomShift, TrainConfig, Trainer, evaluate,
+};
 
 use crate::args::{Precision, ScheduleName, TrainArgs};
 use crate::data::{self, Classes};
@@ -147,6 +149,8 @@ fn saved_of<T: StoredFloat>(c: &Checkpoint<T>) -> Saved {
         }),
         schedule: extra("schedule").and_then(|n| ScheduleName::from_str(n, true).ok()),
         preset: extra("preset").map(str::to_owned),
+        shift: extra("shift").and_then(|v| v.parse().ok()).unwrap_or(0),
+        label_smoothing: extra("label_smoothing").and_then(|v| v.parse().ok()).unwrap_or(0.0),
     }
 }
 
@@ -353,6 +357,8 @@ fn train_as<T: StoredFloat + DistFloat>(
             ),
             ("val_split".to_owned(), settings.val_split.to_string()),
             ("schedule".to_owned(), settings.schedule.name()),
+            ("shift".to_owned(), settings.shift.to_string()),
+            ("label_smoothing".to_owned(), settings.label_smoothing.to_string()),
         ]),
     };
     let (mut net, trainer) = match checkpoint {
@@ -363,6 +369,10 @@ fn train_as<T: StoredFloat + DistFloat>(
             // The schedule is rebuilt for the (possibly longer) run, exactly as a run started
             // with this many epochs would have built it.
             config.schedule = schedule(settings.schedule, settings.epochs, steps_per_epoch);
+            // The checkpoint format keeps neither augmentation nor label smoothing: they come
+            // back from the metadata.
+            config.random_shift = random_shift(settings.shift, image_shape)?;
+            config.label_smoothing = settings.label_smoothing;
             let trainer = Trainer::resume(&c.network, config, c.state)?;
             (c.network, trainer)
         }
@@ -385,6 +395,12 @@ fn train_as<T: StoredFloat + DistFloat>(
             }
             if let Some(patience) = settings.early_stop_patience {
                 config = config.with_early_stopping(EarlyStopping::new(patience));
+            }
+            if settings.label_smoothing > 0.0 {
+                config = config.with_label_smoothing(settings.label_smoothing);
+            }
+            if let Some(shift) = random_shift(settings.shift, image_shape)? {
+                config = config.with_random_shift(shift);
             }
             let trainer = Trainer::new(&net, config)?;
             (net, trainer)
@@ -469,6 +485,21 @@ fn check_resumable<T: StoredFloat>(
         );
     }
     Ok(())
+}
+
+/// The augmentation of `--shift` for images of `[rows, cols]` pixels (none for 0), refused in
+/// the flag's words when the images are too small for it.
+fn random_shift(max_shift: usize, [rows, cols]: [usize; 2]) -> Result<Option<RandomShift>> {
+    if max_shift == 0 {
+        return Ok(None);
+    }
+    match RandomShift::new(rows, cols, max_shift) {
+        Ok(shift) => Ok(Some(shift)),
+        Err(_) => bail!(
+            "--shift {max_shift}: the images are {rows} × {cols} pixels: pass a --shift below {}",
+            rows.min(cols)
+        ),
+    }
 }
 
 /// Refuses layers that nn-core would refuse, with the flag's words.
@@ -660,6 +691,15 @@ mod tests {
         check_layers(&[784, 512, 256, 10]).unwrap();
         let msg = check_layers(&[784, 100_000, 100_000, 10]).unwrap_err().to_string();
         assert!(msg.starts_with("--hidden: layer 2 (100000 × 100000)"), "{msg}");
+    }
+
+    #[test]
+    fn shifts_too_large_for_the_images_are_refused_with_the_flag_name() {
+        assert_eq!(random_shift(0, [28, 28]).unwrap(), None);
+        let shift = random_shift(2, [28, 20]).unwrap().unwrap();
+        assert_eq!((shift.height(), shift.width(), shift.max_shift()), (28, 20, 2));
+        let msg = random_shift(20, [28, 20]).unwrap_err().to_string();
+        assert_eq!(msg, "--shift 20: the images are 28 × 20 pixels: pass a --shift below 20");
     }
 
     #[test]

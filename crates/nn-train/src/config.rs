@@ -3,6 +3,7 @@
 use nn_core::{Dropout, Float, Network};
 
 use crate::Error;
+use crate::augment::RandomShift;
 use crate::error::check_param;
 use crate::optim::OptimizerConfig;
 use crate::schedule::{LrScheduler, Schedule};
@@ -112,6 +113,19 @@ pub struct TrainConfig {
     pub early_stopping: Option<EarlyStopping>,
     /// Batch size of the evaluation passes. Default: 1000.
     pub eval_batch_size: usize,
+    /// Data augmentation: every image of a batch gathered by [`Trainer::run_epoch`] or
+    /// [`Trainer::fit`] is shifted by a random offset of up to `max_shift` pixels before its step
+    /// ([`Trainer::step`] trains on the batch as given). Default: none.
+    ///
+    /// [`Trainer::run_epoch`]: crate::Trainer::run_epoch
+    /// [`Trainer::fit`]: crate::Trainer::fit
+    /// [`Trainer::step`]: crate::Trainer::step
+    pub random_shift: Option<RandomShift>,
+    /// Label smoothing ε in [0, 1) of a softmax cross-entropy network (L2): each sample's
+    /// target `y` is replaced by `(1 − ε) y + ε/K` (K outputs) in the training steps; the
+    /// evaluations use the targets as given. Default: 0 (none). See
+    /// [`TrainConfig::with_label_smoothing`].
+    pub label_smoothing: f64,
 }
 
 impl TrainConfig {
@@ -137,6 +151,8 @@ impl TrainConfig {
             seed: 0,
             early_stopping: None,
             eval_batch_size: 1000,
+            random_shift: None,
+            label_smoothing: 0.0,
         }
     }
 
@@ -238,6 +254,64 @@ impl TrainConfig {
         self
     }
 
+    /// Augments the training data by random pixel shifts of its images (see
+    /// [`RandomShift`]): each image of a gathered batch moves by its own offset of up to
+    /// `max_shift` pixels in each direction, drawn from the seed and the step only (the same for
+    /// any thread count and across a resumed run).
+    ///
+    /// ```
+    /// use nn_train::optim::OptimizerConfig;
+    /// use nn_train::{RandomShift, TrainConfig};
+    ///
+    /// // 28 × 28 images (784 inputs), moved by up to 2 pixels.
+    /// let config = TrainConfig::new(128, 1e-3, OptimizerConfig::adamw())
+    ///     .with_random_shift(RandomShift::new(28, 28, 2)?);
+    /// assert_eq!(config.random_shift.map(|s| s.max_shift()), Some(2));
+    /// # Ok::<(), nn_train::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_random_shift(mut self, shift: RandomShift) -> Self {
+        self.random_shift = Some(shift);
+        self
+    }
+
+    /// Trains a softmax cross-entropy network (L2) on smoothed targets: the target of a sample
+    /// of class c is `y' = (1 − ε) e_c + (ε/K) 1` for K classes (a target distribution `y`
+    /// becomes `(1 − ε) y + (ε/K) 1`), which keeps the network from pushing its logits apart
+    /// without end.
+    ///
+    /// # The gradient with smoothed targets
+    /// L2's per-sample loss with target `y'` is `loss = −Σ_i y'_i log a_i` with
+    /// `a = softmax(z)` (F3 of the last layer), `log a_i = z_i − lse(z)`. With `Σ_i y'_i = 1`
+    /// (true of `y'` whenever it is of `y`: `(1 − ε) + K · ε/K = 1`):
+    ///
+    /// ```text
+    /// loss = lse(z) Σ_i y'_i − Σ_i y'_i z_i = lse(z) − (1 − ε) Σ_i y_i z_i − (ε/K) Σ_i z_i
+    /// ∂loss/∂z_j = a_j − y'_j = a_j − (1 − ε) y_j − ε/K          (since ∂lse/∂z_j = a_j)
+    /// ```
+    ///
+    /// so `δ^(L) = a − y'`: L2's `δ^(L) = a − y` with the smoothed target, and B1–B3 carry it
+    /// back unchanged (`∂J/∂Θ^(l) = (1/B) Δ^(l+1) A^(l)ᵀ` over the batch). With class weights
+    /// `w` (`Network::with_class_weights`), L2's general form `δ = (Σ_i w_i y'_i) a − w ⊙ y'`
+    /// applies to `y'` the same way. The trainer gives `y'` to nn-core as a target matrix, built
+    /// per shard in a buffer allocated with the trainer; the gradient is checked in f64 against
+    /// finite differences of this loss (`label_smoothing_gradient_matches_finite_differences`).
+    ///
+    /// ```
+    /// use nn_train::TrainConfig;
+    /// use nn_train::optim::OptimizerConfig;
+    ///
+    /// let config = TrainConfig::new(128, 1e-3, OptimizerConfig::adamw()).with_label_smoothing(0.1);
+    /// config.validate()?;
+    /// assert!(config.clone().with_label_smoothing(1.0).validate().is_err());
+    /// # Ok::<(), nn_train::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_label_smoothing(mut self, epsilon: f64) -> Self {
+        self.label_smoothing = epsilon;
+        self
+    }
+
     /// Checks every value.
     ///
     /// # Errors
@@ -256,6 +330,9 @@ impl TrainConfig {
         })?;
         check_param("eval_batch_size", self.eval_batch_size as f64, "1 to 2^24", |v| {
             (1.0..=max_batch).contains(&v)
+        })?;
+        check_param("label_smoothing", self.label_smoothing, "a number in [0, 1)", |v| {
+            (0.0..1.0).contains(&v)
         })?;
         if let Some(c) = self.clip_norm {
             check_param("clip_norm", c, "a finite number > 0", |v| v > 0.0)?;

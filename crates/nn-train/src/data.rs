@@ -470,6 +470,11 @@ impl<T: Float> Batch<T> {
         self.x.as_ref().subcols(0, self.len)
     }
 
+    /// The gathered inputs, for augmentation in place.
+    pub(crate) fn inputs_mut(&mut self) -> MatMut<'_, T> {
+        self.x.as_mut().subcols_mut(0, self.len)
+    }
+
     /// The gathered targets.
     #[must_use]
     pub fn targets(&self) -> Targets<'_, T> {

@@ -193,6 +193,33 @@ pub enum Error {
         /// The shape found.
         found: Shape,
     },
+    /// An image shape for [`RandomShift`](crate::RandomShift) that cannot be shifted.
+    #[error(
+        "invalid image shape {height} × {width} with shifts up to {max_shift} pixels: expected {expected}"
+    )]
+    ImageShape {
+        /// Rows of an image.
+        height: usize,
+        /// Columns of an image.
+        width: usize,
+        /// The largest shift asked for.
+        max_shift: usize,
+        /// What would have been accepted.
+        expected: &'static str,
+    },
+    /// Samples that are not images of the shape [`RandomShift`](crate::RandomShift) was given.
+    #[error(
+        "random shifts of {height} × {width} images need {} features per sample, found {n_features}",
+        height * width
+    )]
+    ImageFeatures {
+        /// Rows of an image.
+        height: usize,
+        /// Columns of an image.
+        width: usize,
+        /// The features per sample of the network or the data.
+        n_features: usize,
+    },
     /// The gradient reduction across processes failed (from a
     /// [`GradientReducer`](crate::reduce::GradientReducer) other than the local sum): another
     /// process failed, is lost, or is not in step.

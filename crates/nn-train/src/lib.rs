@@ -7,7 +7,8 @@
 //! sequential GEMMs on its own workspace, on a rayon pool of [`TrainConfig::n_threads`] threads
 //! owned by the [`Trainer`] (the global pool is never configured), and the shard gradients are
 //! summed in shard order after all of them finish. Dropout masks come from a random stream that
-//! depends on the seed, the step and the shard only. So the same seed gives bit-identical
+//! depends on the seed, the step and the shard only, and the random shifts of
+//! [`TrainConfig::random_shift`] from one that depends on the seed and the step only. So the same seed gives bit-identical
 //! parameters with 1, 2, 4 or 8 threads.
 //!
 //! # What it does not do
@@ -39,6 +40,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod augment;
 mod config;
 pub mod data;
 mod error;
@@ -50,6 +52,7 @@ pub mod schedule;
 mod state;
 mod trainer;
 
+pub use augment::RandomShift;
 pub use config::{EarlyStopping, Parallelism, TrainConfig};
 pub use data::{Batch, Dataset, ParseTaskError, TargetData, Task};
 pub use error::{Error, ReductionError, ThreadPoolError};

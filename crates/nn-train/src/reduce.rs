@@ -11,7 +11,7 @@
 use std::ops::Range;
 
 use nn_core::{Float, Gradients, Workspace};
-use nn_linalg::MatMut;
+use nn_linalg::{Mat, MatMut};
 
 use crate::Error;
 
@@ -78,6 +78,8 @@ pub(crate) struct Shard<T: Float> {
     pub(crate) result: Result<(f64, usize), Error>,
     /// The number of samples it had in the last step (0: its gradient buffer is stale).
     pub(crate) len: usize,
+    /// The smoothed targets of its samples, outputs × capacity (0 × 0 without label smoothing).
+    pub(crate) smoothed: Mat<T>,
 }
 
 /// The shards this process ran in one step, as a [`GradientReducer`] sees them: local shard `i`

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use nn_core::rng::{ChaCha8Rng, SeedableRng, shuffle};
 use nn_core::{Dropout, Float, Gradients, Network, Par, Targets, Workspace};
-use nn_linalg::MatRef;
+use nn_linalg::{Mat, MatMut, MatRef, Shape};
 use rayon::prelude::*;
 
 use crate::Error;
@@ -90,11 +90,23 @@ impl<T: Float> Trainer<T> {
     /// stealing, so any of them may multiply in any step.
     ///
     /// # Errors
-    /// [`Error::InvalidHyperparameter`] for a bad configuration, [`Error::ThreadPool`] if the pool
-    /// cannot start, and [`nn_core::Error::DropoutRates`] (in [`Error::Core`]) for a dropout list
-    /// that is neither empty, one rate, nor one rate per hidden layer.
+    /// [`Error::InvalidHyperparameter`] for a bad configuration (label smoothing included, on a
+    /// network without a softmax cross-entropy output), [`Error::ThreadPool`] if the pool cannot
+    /// start, [`nn_core::Error::DropoutRates`] (in [`Error::Core`]) for a dropout list that is
+    /// neither empty, one rate, nor one rate per hidden layer, and [`Error::ImageFeatures`] for a
+    /// [`TrainConfig::random_shift`] whose images are not the network's inputs.
     pub fn new(net: &Network<T>, config: TrainConfig) -> Result<Self, Error> {
         config.validate()?;
+        if let Some(shift) = config.random_shift {
+            shift.check_features(net.n_inputs())?;
+        }
+        if config.label_smoothing > 0.0 && net.loss_kind() != nn_core::Loss::SoftmaxCrossEntropy {
+            return Err(Error::InvalidHyperparameter {
+                name: "label_smoothing",
+                value: config.label_smoothing,
+                expected: "0 for a network without a softmax cross-entropy output",
+            });
+        }
         let dropout = config.dropout_for(net)?;
         let optimizer = Optimizer::new(config.optimizer, net)?;
         let scheduler = LrScheduler::new(config.learning_rate, config.schedule)?;
@@ -346,6 +358,7 @@ impl<T: Float> Trainer<T> {
         let (seed, step) = (self.config.seed, self.step);
         let dropout = &self.dropout;
         let use_dropout = dropout.is_active();
+        let epsilon = self.config.label_smoothing;
         let frozen: &Network<T> = net;
         let run = |(i, shard): (usize, &mut Shard<T>)| {
             let global = first_shard + i;
@@ -357,6 +370,12 @@ impl<T: Float> Trainer<T> {
                 let xs = x.subcols(span.start - col0, span.len());
                 let ts = sub_targets(&targets, span.start - col0, span.len());
                 (|| -> Result<(f64, usize), Error> {
+                    let loss_targets = if epsilon > 0.0 {
+                        smooth_targets(&ts, epsilon, span.start, shard.smoothed.as_mut())?;
+                        Targets::Matrix(shard.smoothed.as_ref().subcols(0, span.len()))
+                    } else {
+                        ts
+                    };
                     let pass = if use_dropout {
                         let mut rng = dropout_rng(seed, step, n_shards, global);
                         frozen.forward_train_into(xs, &mut shard.ws, dropout, &mut rng)?
@@ -364,7 +383,7 @@ impl<T: Float> Trainer<T> {
                         frozen.forward_into(xs, &mut shard.ws)?
                     };
                     let correct = count_correct(frozen, pass.output(), &ts);
-                    let loss = pass.backward_shard_into(ts, &mut shard.grads, b)?;
+                    let loss = pass.backward_shard_into(loss_targets, &mut shard.grads, b)?;
                     Ok((loss.to_f64(), correct))
                 })()
             };
@@ -411,15 +430,17 @@ impl<T: Float> Trainer<T> {
     }
 
     /// One epoch over `data`: a fresh seeded permutation, batches gathered into reused buffers
-    /// (the last, partial batch kept), one [`Trainer::step`] each; or, if an observer stopped
+    /// (the last, partial batch kept) and, with [`TrainConfig::random_shift`], their images
+    /// shifted, one [`Trainer::step`] each; or, if an observer stopped
     /// `fit` in the middle of an epoch, the rest of that epoch. No validation, no early
     /// stopping: for callers who write their own loop. Allocation: the batch buffers and the
     /// permutation on the first epoch (and for data shaped differently from the last); nothing
     /// per step.
     ///
     /// # Errors
-    /// Those of [`Trainer::step`], [`Error::EmptyDataset`], and [`Error::StateSize`] if an
-    /// unfinished epoch was on a data set of another size.
+    /// Those of [`Trainer::step`], [`Error::EmptyDataset`], [`Error::StateSize`] if an
+    /// unfinished epoch was on a data set of another size, and [`Error::ImageFeatures`] if the
+    /// samples are not images of [`TrainConfig::random_shift`]'s shape.
     pub fn run_epoch(
         &mut self,
         net: &mut Network<T>,
@@ -495,9 +516,19 @@ impl<T: Float> Trainer<T> {
             // Only the local shards' samples are gathered (all of them without a reducer that
             // splits the shards over processes).
             let span = self.local_span(chunk.len());
-            let step = batch.gather(data, &chunk[span.clone()]).and_then(|()| {
-                self.step_counted(net, batch.inputs(), batch.targets(), chunk.len(), span.start)
-            });
+            let step = batch
+                .gather(data, &chunk[span.clone()])
+                .and_then(|()| match self.config.random_shift {
+                    // The step about to be taken selects the shifts' stream; sample k of the
+                    // batch takes the offsets at position k, wherever it is gathered.
+                    Some(shift) => {
+                        shift.apply(batch.inputs_mut(), self.config.seed, self.step, span.start)
+                    }
+                    None => Ok(()),
+                })
+                .and_then(|()| {
+                    self.step_counted(net, batch.inputs(), batch.targets(), chunk.len(), span.start)
+                });
             let (loss, c) = match step {
                 Ok(v) => v,
                 Err(e) => {
@@ -694,10 +725,56 @@ fn build_shards<T: Float>(
                 grads: Gradients::zeros_like(net),
                 result: Ok((0.0, 0)),
                 len: 0,
+                smoothed: if config.label_smoothing > 0.0 {
+                    Mat::zeros(net.n_outputs(), capacity)
+                } else {
+                    Mat::zeros(0, 0)
+                },
             })
         })
         .collect::<Result<Vec<_>, nn_core::Error>>()?;
     Ok(shards)
+}
+
+/// Writes the smoothed targets `y' = (1 − ε) y + ε/K` of `targets` (K = the rows of `dst`) into
+/// the first columns of `dst` (see [`TrainConfig::with_label_smoothing`] for the gradient).
+/// `first_sample` is the batch index of the first target, for error messages. No allocation.
+fn smooth_targets<T: Float>(
+    targets: &Targets<'_, T>,
+    epsilon: f64,
+    first_sample: usize,
+    mut dst: MatMut<'_, T>,
+) -> Result<(), Error> {
+    let n_classes = dst.nrows();
+    let keep = T::from_f64(1.0 - epsilon);
+    let spread = T::from_f64(epsilon / n_classes as f64);
+    match *targets {
+        Targets::Classes(labels) => {
+            for (k, &label) in labels.iter().enumerate() {
+                if label >= n_classes {
+                    let sample_idx = first_sample + k;
+                    return Err(
+                        nn_core::Error::LabelOutOfRange { sample_idx, label, n_classes }.into()
+                    );
+                }
+                for i in 0..n_classes {
+                    dst[(i, k)] = if i == label { keep + spread } else { spread };
+                }
+            }
+        }
+        Targets::Matrix(y) => {
+            if y.nrows() != n_classes {
+                let expected = Shape { rows: n_classes, cols: y.ncols() };
+                return Err(nn_core::Error::TargetShape { expected, found: Shape::of(y) }.into());
+            }
+            for k in 0..y.ncols() {
+                for i in 0..n_classes {
+                    dst[(i, k)] = keep * y[(i, k)] + spread;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The number of samples of a forward pass's output whose predicted class is the label.

@@ -1,7 +1,8 @@
 //! After the first batch, training steps allocate nothing: a counting global allocator (this test
-//! binary only) proves it, with 1 and 2 threads, dropout, clipping and every optimizer. The first
-//! step of a new trainer allocates nothing either: `Trainer::new` warms faer's thread-local GEMM
-//! buffer on every pool thread, whichever thread work stealing later gives a shard.
+//! binary only) proves it, with 1 and 2 threads, dropout, clipping, random shifts of the inputs
+//! (as 10 × 10 images) and every optimizer. The first step of a new trainer allocates nothing
+//! either: `Trainer::new` warms faer's thread-local GEMM buffer on every pool thread, whichever
+//! thread work stealing later gives a shard.
 //!
 //! The counter is global, so it also counts threads that are not training. Hence one `#[test]`
 //! (libtest's bookkeeping when another test of the binary ends allocates on its own threads), and
@@ -18,7 +19,7 @@ use nn_core::rng::{ChaCha8Rng, SeedableRng, uniform_f64};
 use nn_core::{Activation, Loss, Network, Targets};
 use nn_linalg::Mat;
 use nn_train::optim::OptimizerConfig;
-use nn_train::{Dataset, TrainConfig, Trainer};
+use nn_train::{Dataset, RandomShift, TrainConfig, Trainer};
 
 struct Counting;
 
@@ -106,8 +107,8 @@ fn first_step_of_a_new_trainer_allocates_nothing(trainers: &mut Vec<Trainer<f32>
     }
 }
 
-/// Every optimizer, 1 and 2 threads, dropout and clipping: after the first epoch, epochs
-/// allocate nothing.
+/// Every optimizer, 1 and 2 threads, dropout, clipping and random shifts: after the first epoch,
+/// epochs allocate nothing.
 fn steps_and_epochs_allocate_nothing_after_the_first_epoch(trainers: &mut Vec<Trainer<f32>>) {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let n = 300;
@@ -127,7 +128,8 @@ fn steps_and_epochs_allocate_nothing_after_the_first_epoch(trainers: &mut Vec<Tr
                 .with_threads(threads)
                 .with_shards(2)
                 .with_dropout(0.1)
-                .with_clip_norm(1.0);
+                .with_clip_norm(1.0)
+                .with_random_shift(RandomShift::new(10, 10, 2).unwrap());
             let mut trainer = Trainer::new(&net, config).unwrap();
             // Warm-up: the first epoch allocates the batch buffers, the permutation and the
             // dropout masks (the GEMM buffers of the pool's threads were allocated by

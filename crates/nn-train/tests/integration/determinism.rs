@@ -3,7 +3,9 @@
 use nn_core::Activation;
 use nn_train::optim::OptimizerConfig;
 use nn_train::schedule::Schedule;
-use nn_train::{NoObserver, Parallelism, TrainConfig, Trainer};
+use nn_train::{
+    BatchReport, Control, NoObserver, Observer, Parallelism, RandomShift, TrainConfig, Trainer,
+};
 
 use crate::support::{bits, blobs, classifier};
 
@@ -140,4 +142,55 @@ fn batches_smaller_than_the_shard_count_use_only_the_non_empty_shards() {
             assert!((x - y).abs() <= 1e-12 * x.abs().max(1e-3), "{x} vs {y}");
         }
     }
+}
+
+/// Stops `fit` after batch `stop_after` of epoch `epoch` (0-based).
+struct StopAt {
+    epoch: usize,
+    stop_after: usize,
+}
+
+impl<T: nn_core::Float> Observer<T> for StopAt {
+    fn on_batch(&mut self, b: &BatchReport) -> Control {
+        if b.epoch == self.epoch && b.batch_idx == self.stop_after {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    }
+}
+
+#[test]
+fn random_shifts_are_bit_identical_for_any_thread_count_and_across_resume() {
+    // 40 features as 5 × 8 images, shifted by up to 2 pixels.
+    let data = blobs::<f32>(230, 40, 4, 3);
+    let shift = RandomShift::new(5, 8, 2).unwrap();
+    let make = |threads: usize, epochs: usize| config(threads).with_epochs(epochs);
+    let start = classifier::<f32>(&[40, 256, 128, 4], Activation::Relu, 5);
+    let train = |config: TrainConfig| {
+        let mut net = start.clone();
+        let mut trainer = Trainer::new(&net, config).unwrap();
+        trainer.fit(&mut net, &data, None, &mut NoObserver).unwrap();
+        (bits(&net), trainer.history().last().unwrap().train_loss.to_bits())
+    };
+    let reference = train(make(1, 3).with_random_shift(shift));
+    for threads in [2, 4] {
+        assert!(train(make(threads, 3).with_random_shift(shift)) == reference, "{threads}");
+    }
+    // The shifts change the training (the option is not ignored).
+    assert!(train(make(1, 3)).0 != reference.0);
+
+    // Resumed after an epoch, and after an observer stopped the second epoch in the middle.
+    let mut net = start.clone();
+    let mut first = Trainer::new(&net, make(2, 1).with_random_shift(shift)).unwrap();
+    first.fit(&mut net, &data, None, &mut NoObserver).unwrap();
+    let mut second =
+        Trainer::resume(&net, make(1, 3).with_random_shift(shift), first.state()).unwrap();
+    let report = second.fit(&mut net, &data, None, &mut StopAt { epoch: 1, stop_after: 1 });
+    assert!(report.unwrap().partial_epoch.is_some());
+    let mut third =
+        Trainer::resume(&net, make(4, 3).with_random_shift(shift), second.state()).unwrap();
+    third.fit(&mut net, &data, None, &mut NoObserver).unwrap();
+    assert!(bits(&net) == reference.0, "resumed with random shifts differs");
+    assert_eq!(third.history().last().unwrap().train_loss.to_bits(), reference.1);
 }

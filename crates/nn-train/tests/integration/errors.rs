@@ -3,7 +3,7 @@
 use nn_core::Activation;
 use nn_linalg::Mat;
 use nn_train::optim::OptimizerConfig;
-use nn_train::{Dataset, Error, NoObserver, TrainConfig, Trainer};
+use nn_train::{Dataset, Error, NoObserver, RandomShift, TrainConfig, Trainer};
 
 use crate::support::{blobs, classifier};
 
@@ -162,4 +162,30 @@ fn validation_split_is_seeded_and_complete() {
     assert_eq!(val, val2);
     let (_, val3) = data.split_validation(0.2, 8).unwrap();
     assert_ne!(val, val3);
+}
+
+#[test]
+fn random_shifts_of_images_that_are_not_the_inputs_are_typed_errors() {
+    let config = || TrainConfig::new(8, 0.1, OptimizerConfig::adam());
+    // The network takes 3 inputs: 2 × 2 images are 4 pixels.
+    let shift = RandomShift::new(2, 2, 1).unwrap();
+    assert_eq!(
+        Trainer::new(&net(), config().with_random_shift(shift)).unwrap_err(),
+        Error::ImageFeatures { height: 2, width: 2, n_features: 3 }
+    );
+    // 1 × 3 images cannot move vertically: refused when built.
+    assert!(matches!(RandomShift::new(1, 3, 1), Err(Error::ImageShape { height: 1, .. })));
+    // Data of another width than the images, on a trainer built for 4-pixel images.
+    let mut n = classifier::<f64>(&[4, 4, 2], Activation::Relu, 0);
+    let mut trainer = Trainer::new(&n, config().with_random_shift(shift)).unwrap();
+    let before = n.clone();
+    let wide = blobs::<f64>(12, 5, 2, 0);
+    assert_eq!(
+        trainer.fit(&mut n, &wide, None, &mut NoObserver).unwrap_err(),
+        Error::ImageFeatures { height: 2, width: 2, n_features: 5 }
+    );
+    assert_eq!(n, before, "nothing trained");
+    assert!(trainer.fit(&mut n, &blobs::<f64>(12, 4, 2, 0), None, &mut NoObserver).is_ok());
+    let message = Error::ImageFeatures { height: 28, width: 28, n_features: 100 }.to_string();
+    assert_eq!(message, "random shifts of 28 × 28 images need 784 features per sample, found 100");
 }

@@ -11,5 +11,6 @@ mod determinism;
 mod errors;
 mod optim;
 mod schedule;
+mod smoothing;
 mod support;
 mod train;

@@ -262,7 +262,13 @@ impl<T: Float> Trainer<T> {
 
     /// One training step on a batch given by the caller (samples as columns): forward and
     /// backward over the shards, the shard gradients summed in order, R1, clipping, the
-    /// optimizer's update and the schedule's step. Returns the batch's J. Allocation: none.
+    /// optimizer's update and the schedule's step. Returns the batch's J.
+    ///
+    /// Allocation: none in the computation, with two exceptions a caller of `step` in a loop
+    /// should know: with dropout, the first step allocates the masks; with more than one
+    /// thread, each call enters the trainer's rayon pool from outside, and rayon's job queue
+    /// allocates a block every 63 entries. [`Trainer::run_epoch`] and [`Trainer::fit`] enter
+    /// the pool once per epoch, so their steps allocate nothing after the first epoch.
     ///
     /// If the loss or the gradient is not finite, returns [`Error::NonFiniteLoss`] and leaves the
     /// parameters as they were.

@@ -57,14 +57,14 @@ impl Cluster {
     /// Alone, or (`--distributed`) starts MPI. Called after every flag was checked, so that bad
     /// flags fail in every rank before any communication.
     pub(crate) fn start(args: &TrainArgs) -> Result<Cluster> {
+        if !(args.dist_timeout.is_finite() && (0.1..=86_400.0).contains(&args.dist_timeout)) {
+            anyhow::bail!("--dist-timeout must be 0.1 to 86400 seconds, got {}", args.dist_timeout);
+        }
         if !args.distributed {
             return Ok(Cluster {
                 #[cfg(feature = "mpi")]
                 group: None,
             });
-        }
-        if !(args.dist_timeout.is_finite() && (0.1..=86_400.0).contains(&args.dist_timeout)) {
-            anyhow::bail!("--dist-timeout must be 0.1 to 86400 seconds, got {}", args.dist_timeout);
         }
         #[cfg(feature = "mpi")]
         {
@@ -127,22 +127,28 @@ impl Cluster {
         #[cfg(feature = "mpi")]
         if let Some(group) = &self.group {
             // Empty: rank 0 failed.
-            let mut bytes = match &local {
-                Some(Ok(c)) => c.encode().unwrap_or_default(),
-                _ => Vec::new(),
+            let (mut bytes, local) = match local {
+                Some(Ok(c)) => match c.encode() {
+                    Ok(bytes) => (bytes, Some(Ok(c))),
+                    Err(e) => (Vec::new(), Some(Err(e.context("cannot encode the checkpoint")))),
+                },
+                other => (Vec::new(), other),
             };
             group.broadcast_bytes(&mut bytes)?;
-            return match local {
-                Some(Ok(c)) if !bytes.is_empty() => Ok(c),
-                Some(Ok(_)) => Err(self.shared(anyhow::anyhow!("cannot encode the checkpoint"))),
-                Some(Err(own)) => Err(self.shared(own)),
-                None if bytes.is_empty() => Err(self.shared(anyhow::anyhow!(
+            let result = match local {
+                Some(result) => result,
+                None if bytes.is_empty() => Err(anyhow::anyhow!(
                     "rank 0 could not read the checkpoint of --resume (it says why)"
-                ))),
+                )),
                 None => AnyCheckpoint::decode(&bytes)
-                    .context("cannot decode the checkpoint rank 0 sent")
-                    .map_err(|e| self.shared(e)),
+                    .context("cannot decode the checkpoint rank 0 sent"),
             };
+            // A rank that could not decode it (another build, say) stops every rank.
+            let fingerprint = match &result {
+                Ok(_) => nn::dist::Fingerprint::new(),
+                Err(_) => nn::dist::Fingerprint::failed(),
+            };
+            return self.settle(group, result, &fingerprint);
         }
         local.unwrap_or_else(|| Err(anyhow::anyhow!("no checkpoint was read")))
     }
@@ -158,28 +164,39 @@ impl Cluster {
         &self,
         args: &TrainArgs,
         local: Result<P>,
-        datasets: impl Fn(&P) -> [&Dataset<T>; 2],
+        datasets: impl Fn(&P) -> ([&Dataset<T>; 2], String),
     ) -> Result<P> {
         #[cfg(feature = "mpi")]
         if let Some(group) = &self.group {
             let fingerprint = match &local {
                 Ok(p) => {
-                    let [train, test] = datasets(p);
-                    fingerprint(args, train, test)
+                    let ([train, test], shape) = datasets(p);
+                    fingerprint(args, train, test).with_config(&shape)
                 }
                 Err(_) => nn::dist::Fingerprint::failed(),
             };
-            if let Err(e) = group.agree(&fingerprint) {
-                return Err(match local {
-                    // Every rank knows this one failed: all stop cleanly.
-                    Err(own) => self.shared(own),
-                    Ok(_) => e.into(),
-                });
-            }
-            return local;
+            return self.settle(group, local, &fingerprint);
         }
         let _ = (args, datasets);
         local
+    }
+
+    /// Every rank's `local` result, after they all compared `fingerprint`s (a failed rank sends
+    /// [`nn::dist::Fingerprint::failed`]): if any rank failed or differs, every rank returns an
+    /// error, and all of them end cleanly.
+    #[cfg(feature = "mpi")]
+    fn settle<P>(
+        &self,
+        group: &nn::dist::Group,
+        local: Result<P>,
+        fingerprint: &nn::dist::Fingerprint,
+    ) -> Result<P> {
+        match (group.agree(fingerprint), local) {
+            (Ok(()), local) => local,
+            // Every rank knows this one failed: all stop cleanly.
+            (Err(_), Err(own)) => Err(self.shared(own)),
+            (Err(e), Ok(_)) => Err(e.into()),
+        }
     }
 
     /// `e` as an error every rank stops with at the same point (they all end cleanly).

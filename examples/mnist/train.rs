@@ -12,9 +12,7 @@ use clap::ValueEnum;
 use nn::io::{Checkpoint, CheckpointError, ModelMetadata, StoredFloat};
 use nn::net::rng::{ChaCha8Rng, SeedableRng};
 use nn::net::{Activation, Loss, Network};
-use nn::train::{
-    Dataset, EarlyStopping, EpochReport, NoObserver, RandomShift, TrainConfig, Trainer, evaluate,
-};
+use nn::train::{Dataset, EarlyStopping, EpochReport, RandomShift, TrainConfig, Trainer, evaluate};
 
 use crate::args::{Precision, ScheduleName, TrainArgs};
 use crate::data::{self, Classes};
@@ -193,6 +191,8 @@ struct Prepared<T: StoredFloat> {
     n_features: usize,
     /// Rows and columns of the images.
     image_shape: [usize; 2],
+    /// The augmentation of `--shift`, checked against the images.
+    random_shift: Option<RandomShift>,
     train_set: Dataset<T>,
     validation: Option<Dataset<T>>,
     test: Dataset<T>,
@@ -294,6 +294,8 @@ fn prepare<T: StoredFloat>(
         },
     )?;
 
+    let random_shift = random_shift(settings.shift, image_shape)?;
+
     // The data as numbers.
     let train_full = data::to_dataset::<T>(&raw.train, split.limit, classes.n())?;
     let test = data::to_dataset::<T>(&raw.test, raw.test.n_samples(), classes.n())?;
@@ -312,6 +314,7 @@ fn prepare<T: StoredFloat>(
         classes,
         n_features,
         image_shape,
+        random_shift,
         train_set,
         validation,
         test,
@@ -335,10 +338,13 @@ fn train_as<T: StoredFloat + DistFloat>(
         classes,
         n_features,
         image_shape,
+        random_shift,
         train_set,
         validation,
         test,
-    } = cluster.agree(args, local, |p: &Prepared<T>| [&p.train_set, &p.test])?;
+    } = cluster.agree(args, local, |p: &Prepared<T>| {
+        ([&p.train_set, &p.test], format!("images {}x{}", p.image_shape[0], p.image_shape[1]))
+    })?;
     let steps_per_epoch = train_set.n_samples().div_ceil(settings.batch);
 
     let test_curve = checkpoint
@@ -371,7 +377,7 @@ fn train_as<T: StoredFloat + DistFloat>(
             config.schedule = schedule(settings.schedule, settings.epochs, steps_per_epoch);
             // The checkpoint format keeps neither augmentation nor label smoothing: they come
             // back from the metadata.
-            config.random_shift = random_shift(settings.shift, image_shape)?;
+            config.random_shift = random_shift;
             config.label_smoothing = settings.label_smoothing;
             let trainer = Trainer::resume(&c.network, config, c.state)?;
             (c.network, trainer)
@@ -399,7 +405,7 @@ fn train_as<T: StoredFloat + DistFloat>(
             if settings.label_smoothing > 0.0 {
                 config = config.with_label_smoothing(settings.label_smoothing);
             }
-            if let Some(shift) = random_shift(settings.shift, image_shape)? {
+            if let Some(shift) = random_shift {
                 config = config.with_random_shift(shift);
             }
             let trainer = Trainer::new(&net, config)?;
@@ -543,11 +549,14 @@ fn train_and_save<T: StoredFloat>(run: TrainRun<'_, T>) -> Result<()> {
     let root = run.cluster.is_root();
     let TrainRun { out, args, settings, net, mut trainer, train_set, validation, test, .. } = run;
     let total_epochs = trainer.config().epochs;
+    // Every rank of a distributed run measures the test set after each epoch (so that they stay
+    // in step); only rank 0 prints (the others' `out` is silent), draws the bar and writes
+    // checkpoints.
     let mut reporter = Reporter {
         out,
-        bar: report::progress_bar(),
+        bar: if root { report::progress_bar() } else { indicatif::ProgressBar::hidden() },
         total_epochs,
-        checkpoint: args.save.as_deref(),
+        checkpoint: if root { args.save.as_deref() } else { None },
         metadata: run.metadata,
         // Without a validation set, the test set is measured after each epoch, for display.
         test: validation.is_none().then_some(test),
@@ -555,12 +564,7 @@ fn train_and_save<T: StoredFloat>(run: TrainRun<'_, T>) -> Result<()> {
         error: None,
     };
     let started = Instant::now();
-    // The other ranks of a distributed run neither print nor write checkpoints.
-    let fit = if root {
-        trainer.fit(net, train_set, validation, &mut reporter)
-    } else {
-        trainer.fit(net, train_set, validation, &mut NoObserver)
-    };
+    let fit = trainer.fit(net, train_set, validation, &mut reporter);
     reporter.bar.finish_and_clear();
     if let Some(e) = reporter.error.take() {
         return Err(e);

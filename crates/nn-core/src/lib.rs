@@ -74,6 +74,7 @@ pub mod metrics;
 mod mse_scale;
 mod network;
 pub mod rng;
+mod task;
 mod workspace;
 
 pub use activation::{Activation, ParseActivationError};
@@ -86,4 +87,5 @@ pub use loss::{Loss, ParseLossError, Targets};
 pub use mse_scale::{MseScale, ParseMseScaleError};
 pub use network::{ForwardPass, Network, NetworkBuilder, argmax};
 pub use nn_linalg::{Float, Par};
+pub use task::{ParseTaskError, Task};
 pub use workspace::{Gradients, MAX_BATCH, Workspace};

@@ -1,62 +1,14 @@
 //! Data sets (samples as columns), seeded splits, and batches gathered into reused buffers.
 
-use std::fmt;
-use std::str::FromStr;
-
 use nn_core::rng::{ChaCha8Rng, SeedableRng, shuffle};
 use nn_core::{Float, Targets};
 use nn_linalg::{Mat, MatMut, MatRef};
 
 use crate::Error;
 
-/// What a data set's targets are, and so which metrics [`evaluate`](crate::evaluate) computes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Task {
-    /// One class index per sample: accuracy, top-5 accuracy, confusion matrix, precision, recall,
-    /// F1.
-    Classification,
-    /// Real-valued targets: MSE, RMSE, MAE, R².
-    Regression,
-    /// A 0/1 indicator per label: subset accuracy, Hamming loss, micro- and macro-F1.
-    Multilabel,
-}
-
-impl Task {
-    /// `classification`, `regression` or `multilabel` (also what [`FromStr`] reads).
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Task::Classification => "classification",
-            Task::Regression => "regression",
-            Task::Multilabel => "multilabel",
-        }
-    }
-}
-
-impl fmt::Display for Task {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A string that names no [`Task`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown task {0:?}: expected classification, regression or multilabel")]
-pub struct ParseTaskError(pub String);
-
-impl FromStr for Task {
-    type Err = ParseTaskError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().replace(['-', '_'], "").as_str() {
-            "classification" => Ok(Task::Classification),
-            "regression" => Ok(Task::Regression),
-            "multilabel" => Ok(Task::Multilabel),
-            _ => Err(ParseTaskError(s.to_owned())),
-        }
-    }
-}
+/// What a data set's targets are, and so which metrics [`evaluate`](crate::evaluate) computes
+/// (nn-core's type, shared with nn-io's tables).
+pub use nn_core::{ParseTaskError, Task};
 
 /// The targets of a data set.
 #[derive(Clone, Debug, PartialEq)]

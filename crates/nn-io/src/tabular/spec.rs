@@ -1,74 +1,14 @@
 //! What to learn from a table: the task, its target columns, and how to treat the features.
 
 use std::fmt;
-use std::str::FromStr;
-
-use nn_core::Loss;
 
 use super::error::{Quoted, TabularError};
 
 /// The default of [`TabularSpec::with_max_categories`].
 pub const DEFAULT_MAX_CATEGORIES: usize = 1000;
 
-/// What the targets are, which fixes the loss and the network's outputs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Task {
-    /// One target column of class labels (any strings or numbers): one output per class,
-    /// softmax cross-entropy (L2).
-    Classification,
-    /// One or more numeric target columns: one output each, mean squared error (L1).
-    Regression,
-    /// Several 0/1 target columns, each an independent label: one output each, sigmoid binary
-    /// cross-entropy (L3).
-    Multilabel,
-}
-
-impl Task {
-    /// `classification`, `regression` or `multilabel`.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Task::Classification => "classification",
-            Task::Regression => "regression",
-            Task::Multilabel => "multilabel",
-        }
-    }
-
-    /// The loss a network trained for this task uses: softmax cross-entropy, mean squared
-    /// error, or sigmoid binary cross-entropy. Its last layer has the identity activation.
-    #[must_use]
-    pub fn loss(self) -> Loss {
-        match self {
-            Task::Classification => Loss::SoftmaxCrossEntropy,
-            Task::Regression => Loss::MeanSquaredError,
-            Task::Multilabel => Loss::SigmoidBinaryCrossEntropy,
-        }
-    }
-}
-
-impl fmt::Display for Task {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A string that names no [`Task`].
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown task {0:?}: expected classification, regression or multilabel")]
-pub struct ParseTaskError(pub String);
-
-impl FromStr for Task {
-    type Err = ParseTaskError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().replace(['-', '_'], "").as_str() {
-            "classification" => Ok(Task::Classification),
-            "regression" => Ok(Task::Regression),
-            "multilabel" => Ok(Task::Multilabel),
-            _ => Err(ParseTaskError(s.to_owned())),
-        }
-    }
-}
+/// What the targets are (nn-core's type, shared with nn-train's data sets).
+pub use nn_core::{ParseTaskError, Task};
 
 /// What to do with a missing (empty) feature cell. Targets are never imputed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

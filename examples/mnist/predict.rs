@@ -91,7 +91,7 @@ fn predict_as<T: Float>(
     let proba = net.predict_proba(x.as_ref())?;
     let class = |c: usize| names.get(c).cloned().unwrap_or_else(|| c.to_string());
     for (k, sample) in samples.iter().enumerate() {
-        let col: Vec<f64> = proba.col_as_slice(k).iter().map(|v| v.to_f64()).collect();
+        let col = class_probabilities(proba.col_as_slice(k).iter().map(|v| v.to_f64()).collect());
         let predicted = net.class_of(proba.col_as_slice(k));
         let label = sample.label.map_or_else(String::new, |l| format!(", label {}", class(l)));
         outln!(
@@ -111,9 +111,24 @@ fn predict_as<T: Float>(
     Ok(())
 }
 
+/// The probability of each class from a network's outputs: the outputs themselves, or for a
+/// single sigmoid output (a two-class model, whose class is 1 where it is ≥ 0.5), `[1 − p, p]`.
+fn class_probabilities(outputs: Vec<f64>) -> Vec<f64> {
+    match outputs[..] {
+        [p] => vec![1.0 - p, p],
+        _ => outputs,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_single_sigmoid_output_gives_two_class_probabilities() {
+        assert_eq!(class_probabilities(vec![0.75]), [0.25, 0.75]);
+        assert_eq!(class_probabilities(vec![0.1, 0.9]), [0.1, 0.9]);
+    }
 
     #[test]
     fn only_square_inputs_take_images() {

@@ -558,3 +558,56 @@ fn mismatched_lengths_are_errors_not_panics() {
     let err = k.copy(&mut short, &x).unwrap_err();
     assert_eq!(err.to_string(), "vmath::copy: src expected 3×1, found 4×1");
 }
+
+/// What README.md's Determinism section says of the two FMA levels: AVX-512 and AVX2 + FMA give
+/// the same bits for every element-wise kernel (the same lane functions, fused multiply-adds in
+/// both), and for softmax and the binary cross-entropy of a column of up to 16 values (AVX-512's
+/// sum folds its 16 lanes into 8 first, which adds exactly what AVX2 adds: its first vector and
+/// the tail). Longer columns are summed in another order on each level and may round
+/// differently. Checked where the CPU runs both levels; `scripts/emulated-cpus.sh` checks the
+/// same of a whole training run under an emulated AVX2 CPU.
+#[test]
+fn the_two_fma_levels_give_the_same_bits() {
+    let (Some(wide), Some(narrow)) =
+        (Kernels::with_level(SimdLevel::Avx512), Kernels::with_level(SimdLevel::Avx2Fma))
+    else {
+        return;
+    };
+    let xs = sweep_with_step(65_537);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+    let (mut u, mut v) = (vec![0.0f32; xs.len()], vec![0.0f32; xs.len()]);
+    for f in MathFn::ALL {
+        wide.map(f, &xs, &mut u).unwrap();
+        narrow.map(f, &xs, &mut v).unwrap();
+        assert_eq!(bits(&u), bits(&v), "{f:?}");
+    }
+    for act in ACTS {
+        wide.forward(act, &xs, &mut u).unwrap();
+        narrow.forward(act, &xs, &mut v).unwrap();
+        assert_eq!(bits(&u), bits(&v), "{act:?} g");
+        let (mut du, mut dv) = (vec![1.0f32; xs.len()], vec![1.0f32; xs.len()]);
+        wide.backward(act, &xs, &u, &mut du).unwrap();
+        narrow.backward(act, &xs, &u, &mut dv).unwrap();
+        assert_eq!(bits(&du), bits(&dv), "{act:?} g'");
+    }
+    let mut longer_differ = false;
+    for n in 1..=40usize {
+        for seed in 0..20usize {
+            let z: Vec<f32> = assorted(n + seed)[seed..].to_vec();
+            let y: Vec<f32> = (0..n).map(|i| [0.0, 1.0, 0.25][(i + seed) % 3]).collect();
+            let (mut p, mut q) = (vec![0.0f32; n], vec![0.0f32; n]);
+            let (sum_p, sum_q) =
+                (wide.softmax(&z, &mut p).unwrap(), narrow.softmax(&z, &mut q).unwrap());
+            let bce = |k: Kernels| k.bce_sum(&z, BceTargets::Values(&y), None).unwrap().to_bits();
+            let same = bits(&p) == bits(&q)
+                && sum_p.to_bits() == sum_q.to_bits()
+                && bce(wide) == bce(narrow);
+            if n <= 16 {
+                assert!(same, "a column of {n} (seed {seed}) rounds differently");
+            }
+            longer_differ |= !same;
+        }
+    }
+    // The control: the order of the sums does matter beyond 16, so the check above can fail.
+    assert!(longer_differ, "no longer column rounds differently: the comment above is stale");
+}

@@ -41,9 +41,9 @@ impl<T: Lane> WithSimd for Product<'_, T> {
         // 32 vector registers (AVX-512, NEON): 12 samples × 2 vectors = 24 accumulators;
         // 16 (AVX2): 6 × 2 = 12, leaving room for the two Θ vectors and the broadcast.
         if S::REGISTER_COUNT >= 32 {
-            run::<T, S, 12>(s, self)
+            run::<T, S, 12>(s, self);
         } else {
-            run::<T, S, 6>(s, self)
+            run::<T, S, 6>(s, self);
         }
         true
     }

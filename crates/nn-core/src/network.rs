@@ -268,7 +268,7 @@ impl<T: Float> Network<T> {
     /// hidden layers (see [`Dropout`]), masks drawn from `rng` (layer after layer, sample after
     /// sample, unit after unit: the same `rng` state gives the same masks). The backward pass of
     /// the returned [`ForwardPass`] applies the same masks. Allocation: the masks' buffers, on the
-    /// first call with a workspace; nothing after.
+    /// first call with a workspace not built [`Workspace::with_dropout_masks`]; nothing after.
     ///
     /// # Errors
     /// Those of [`Network::forward_into`], and [`Error::DropoutRates`] if `dropout` has not one

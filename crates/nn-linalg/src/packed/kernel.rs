@@ -27,6 +27,8 @@ pub(super) struct Product<'a, T> {
     pub(super) x: MatRef<'a, T>,
     /// n × b, contiguous columns.
     pub(super) out: MatMut<'a, T>,
+    /// Run the panels from the last to the first (the same bits: panels are independent).
+    pub(super) backwards: bool,
 }
 
 impl<T: Lane> WithSimd for Product<'_, T> {
@@ -52,9 +54,10 @@ impl<T: Lane> WithSimd for Product<'_, T> {
 /// The whole product: blocks of `NB` samples, then the remaining samples by 4, 2 and 1.
 #[inline(always)]
 fn run<T: Lane, S: Simd, const NB: usize>(s: S, p: Product<'_, T>) {
-    let Product { data, panel_rows, n, m, x, mut out } = p;
+    let Product { data, panel_rows, n, m, x, mut out, backwards } = p;
     let b = x.ncols();
-    let ctx = Ctx { data: T::vectors::<S>(data), panel_vecs: 2 * (m + 1), n, m, panel_rows };
+    let data = T::vectors::<S>(data);
+    let ctx = Ctx { data, panel_vecs: 2 * (m + 1), n, m, panel_rows, backwards };
     let mut c0 = 0;
     while b - c0 >= NB {
         block::<T, S, 1, NB>(s, &ctx, x, out.as_mut(), c0);
@@ -84,6 +87,8 @@ struct Ctx<'a, V> {
     n: usize,
     m: usize,
     panel_rows: usize,
+    /// Whether to run the groups of panels from the last to the first.
+    backwards: bool,
 }
 
 /// Samples `c0..c0 + NB` through every panel, `P` panels at a time (the last ones 2 and 1 at a
@@ -105,11 +110,12 @@ fn block<T: Lane, S: Simd, const P: usize, const NB: usize>(
         return;
     }
     let n_panels = ctx.n.div_ceil(ctx.panel_rows);
-    let mut p0 = 0;
-    while n_panels - p0 >= P {
-        tile_store::<T, S, P, NB>(s, ctx, xs, out.as_mut(), p0, c0);
-        p0 += P;
+    let n_full = n_panels / P;
+    for g in 0..n_full {
+        let g = if ctx.backwards { n_full - 1 - g } else { g };
+        tile_store::<T, S, P, NB>(s, ctx, xs, out.as_mut(), g * P, c0);
     }
+    let mut p0 = n_full * P;
     if P > 2 && n_panels - p0 >= 2 {
         tile_store::<T, S, 2, NB>(s, ctx, xs, out.as_mut(), p0, c0);
         p0 += 2;

@@ -136,6 +136,29 @@ fn one_sample_alone_is_its_column_in_every_batch() {
 }
 
 #[test]
+fn repeated_calls_and_clones_give_the_same_bits() {
+    // Every call sweeps the panels in the opposite order of the previous one (a cache heuristic):
+    // three calls cover both orders, for a batch tile and for one sample.
+    let mut g = Gen(13);
+    let (n, m) = (300, 70);
+    let theta = g.mat::<f32>(n, m + 1);
+    let x = g.mat::<f32>(m, 13);
+    for k in levels() {
+        let packed = PackedTheta::with_kernels(theta.as_ref(), k).unwrap();
+        let clone = packed.clone();
+        let mut expected = Mat::<f32>::zeros(n, 13);
+        reference_into(theta.as_ref(), x.as_ref(), expected.as_mut()).unwrap();
+        for b in [13, 1] {
+            for p in [&packed, &clone, &packed, &packed] {
+                let mut out = Mat::<f32>::zeros(n, b);
+                p.product_into(x.as_ref().subcols(0, b), out.as_mut()).unwrap();
+                assert_eq!(out.as_ref(), expected.as_ref().subcols(0, b), "{} b={b}", k.level());
+            }
+        }
+    }
+}
+
+#[test]
 fn strided_layouts_give_the_same_bits() {
     let mut g = Gen(3);
     let (n, m, b) = (19, 23, 9);

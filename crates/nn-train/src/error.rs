@@ -179,6 +179,20 @@ pub enum Error {
         /// What would have been accepted.
         expected: &'static str,
     },
+    /// A configuration given to [`Trainer::resume`](crate::Trainer::resume) that contradicts the
+    /// state it resumes: the run was trained with another value of an option that shapes the
+    /// training data (see [`TrainerState::resume_config`](crate::TrainerState::resume_config)).
+    #[error(
+        "the configuration's {option} ({found}) contradicts the run resumed, which trains with {expected}: leave it unset to continue the run as it was"
+    )]
+    ResumeConflict {
+        /// The option: `"random_shift"` or `"label_smoothing"`.
+        option: &'static str,
+        /// The state's value, in words.
+        expected: String,
+        /// The configuration's value, in words.
+        found: String,
+    },
     /// Parameters or gradients of another shape than an optimizer was built for.
     #[error(
         "layer {layer_idx}: the optimizer was built for a Θ of {expected}, the {what} is {found}"

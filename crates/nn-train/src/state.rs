@@ -209,7 +209,8 @@ impl<T> TrainerState<T> {
         let (given, saved) = (config.label_smoothing, self.label_smoothing);
         if given == 0.0 {
             config.label_smoothing = saved;
-        } else if given != saved {
+        } else if given.to_bits() != saved.to_bits() {
+            // Bits, not values: the same NaN is no contradiction (`validate` refuses it).
             return Err(Error::ResumeConflict {
                 option: "label_smoothing",
                 expected: saved.to_string(),

@@ -182,6 +182,7 @@ impl<T: Float> Trainer<T> {
         config: TrainConfig,
         state: TrainerState<T>,
     ) -> Result<Self, Error> {
+        config.validate()?;
         let config = state.resume_config(config)?;
         let mut trainer = Trainer::new(net, config)?;
         trainer.optimizer = Optimizer::from_state(trainer.config.optimizer, net, state.optimizer)?;

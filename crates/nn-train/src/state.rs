@@ -186,50 +186,27 @@ impl<T> TrainerState<T> {
     /// // One that contradicts them is refused.
     /// assert!(matches!(
     ///     state.resume_config(config.with_label_smoothing(0.2)),
-    ///     Err(Error::ResumeConflict { option: "label_smoothing", .. })
+    ///     Err(Error::ResumeLabelSmoothing { expected: 0.1, found: 0.2 })
     /// ));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
-    /// [`Error::ResumeConflict`] naming the first option that `config` sets to another value
-    /// than the state's.
+    /// [`Error::ResumeRandomShift`] or [`Error::ResumeLabelSmoothing`] if `config` sets random
+    /// shifts or a label smoothing other than the state's.
     pub fn resume_config(&self, mut config: TrainConfig) -> Result<TrainConfig, Error> {
         match (config.random_shift, self.random_shift) {
             (None, saved) => config.random_shift = saved,
             (Some(given), Some(saved)) if given == saved => {}
-            (Some(given), saved) => {
-                return Err(Error::ResumeConflict {
-                    option: "random_shift",
-                    expected: describe_shift(saved),
-                    found: describe_shift(Some(given)),
-                });
-            }
+            (Some(found), expected) => return Err(Error::ResumeRandomShift { expected, found }),
         }
-        let (given, saved) = (config.label_smoothing, self.label_smoothing);
-        if given == 0.0 {
-            config.label_smoothing = saved;
-        } else if given.to_bits() != saved.to_bits() {
+        let (found, expected) = (config.label_smoothing, self.label_smoothing);
+        if found == 0.0 {
+            config.label_smoothing = expected;
+        } else if found.to_bits() != expected.to_bits() {
             // Bits, not values: the same NaN is no contradiction (`validate` refuses it).
-            return Err(Error::ResumeConflict {
-                option: "label_smoothing",
-                expected: saved.to_string(),
-                found: given.to_string(),
-            });
+            return Err(Error::ResumeLabelSmoothing { expected, found });
         }
         Ok(config)
-    }
-}
-
-/// A random shift in words, for messages.
-fn describe_shift(shift: Option<RandomShift>) -> String {
-    match shift {
-        Some(s) => format!(
-            "shifts of up to {} pixels of {} × {} images",
-            s.max_shift(),
-            s.height(),
-            s.width()
-        ),
-        None => "none".to_owned(),
     }
 }

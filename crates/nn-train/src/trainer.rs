@@ -174,8 +174,9 @@ impl<T: Float> Trainer<T> {
     /// [`config`](Trainer::config) is the one it trains with, those options included.
     ///
     /// # Errors
-    /// Those of [`Trainer::new`], [`Error::ResumeConflict`] if `config` sets random shifts or
-    /// label smoothing other than the state's, and [`Error::StateSize`], [`Error::StateValue`]
+    /// Those of [`Trainer::new`], [`Error::ResumeRandomShift`] or
+    /// [`Error::ResumeLabelSmoothing`] if `config` sets random shifts or a label smoothing other
+    /// than the state's, and [`Error::StateSize`], [`Error::StateValue`]
     /// or [`Error::LayerShape`] if the state does not fit the network or the configuration.
     pub fn resume(
         net: &Network<T>,

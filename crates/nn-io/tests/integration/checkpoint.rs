@@ -464,14 +464,14 @@ fn a_resume_that_contradicts_the_checkpoint_s_options_is_a_typed_error() {
         Trainer::resume(&ckpt.network, config().with_label_smoothing(0.2), ckpt.state.clone())
             .unwrap_err();
     assert!(
-        matches!(&err, nn_train::Error::ResumeConflict { option: "label_smoothing", .. }),
+        matches!(&err, nn_train::Error::ResumeLabelSmoothing { expected: 0.1, found: 0.2 }),
         "{err}"
     );
     let other = RandomShift::new(4, 3, 1).unwrap();
     let err =
         Trainer::resume(&ckpt.network, config().with_random_shift(other), ckpt.state).unwrap_err();
     assert!(
-        matches!(&err, nn_train::Error::ResumeConflict { option: "random_shift", .. }),
+        matches!(&err, nn_train::Error::ResumeRandomShift { found, .. } if *found == other),
         "{err}"
     );
     // A checkpoint whose configuration contradicts its own state is not written either.
@@ -479,7 +479,7 @@ fn a_resume_that_contradicts_the_checkpoint_s_options_is_a_typed_error() {
     mixed.config.label_smoothing = 0.2;
     assert!(matches!(
         encode_checkpoint(&mixed),
-        Err(CheckpointError::InvalidState(nn_train::Error::ResumeConflict { .. }))
+        Err(CheckpointError::InvalidState(nn_train::Error::ResumeLabelSmoothing { .. }))
     ));
     // One whose configuration leaves them unset is written with the state's (what a resume
     // trains with), and loads with them in both.

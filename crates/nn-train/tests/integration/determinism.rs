@@ -4,7 +4,8 @@ use nn_core::Activation;
 use nn_train::optim::OptimizerConfig;
 use nn_train::schedule::Schedule;
 use nn_train::{
-    BatchReport, Control, NoObserver, Observer, Parallelism, RandomShift, TrainConfig, Trainer,
+    BatchReport, Control, Error, NoObserver, Observer, Parallelism, RandomShift, TrainConfig,
+    Trainer,
 };
 
 use crate::support::{bits, blobs, classifier};
@@ -251,51 +252,53 @@ fn a_resume_that_contradicts_the_random_shifts_or_label_smoothing_is_a_typed_err
     };
     let augmented = state_of(config(1).with_random_shift(shift).with_label_smoothing(0.1));
     let plain = state_of(config(1));
-    let conflict = |config: TrainConfig, state: &nn_train::TrainerState<f32>| {
-        let err = Trainer::resume(&net, config, state.clone()).unwrap_err();
-        let nn_train::Error::ResumeConflict { option, expected, found } = err else {
-            unreachable!("expected a conflict, got {err:?}")
-        };
-        (option, expected, found)
+    let resume = |config: TrainConfig, state: &nn_train::TrainerState<f32>| {
+        Trainer::resume(&net, config, state.clone()).unwrap_err()
     };
     let other_shift = RandomShift::new(5, 8, 1).unwrap();
     assert_eq!(
-        conflict(config(1).with_random_shift(other_shift), &augmented),
-        (
-            "random_shift",
-            "shifts of up to 2 pixels of 5 × 8 images".to_owned(),
-            "shifts of up to 1 pixels of 5 × 8 images".to_owned()
-        )
+        resume(config(1).with_random_shift(other_shift), &augmented),
+        Error::ResumeRandomShift { expected: Some(shift), found: other_shift }
     );
     assert_eq!(
-        conflict(config(1).with_label_smoothing(0.2), &augmented),
-        ("label_smoothing", "0.1".to_owned(), "0.2".to_owned())
+        resume(config(1).with_label_smoothing(0.2), &augmented),
+        Error::ResumeLabelSmoothing { expected: 0.1, found: 0.2 }
     );
     // Options the run did not train with are contradictions too.
-    assert_eq!(conflict(config(1).with_random_shift(shift), &plain).1, "none");
-    assert_eq!(conflict(config(1).with_label_smoothing(0.1), &plain).1, "0");
+    assert_eq!(
+        resume(config(1).with_random_shift(shift), &plain),
+        Error::ResumeRandomShift { expected: None, found: shift }
+    );
+    assert_eq!(
+        resume(config(1).with_label_smoothing(0.1), &plain),
+        Error::ResumeLabelSmoothing { expected: 0.0, found: 0.1 }
+    );
+    assert_eq!(
+        resume(config(1).with_label_smoothing(0.2), &augmented).to_string(),
+        "the configuration's label smoothing (0.2) contradicts the run resumed, which trains with \
+         0.1: leave it unset to continue the run as it was"
+    );
+    assert_eq!(
+        resume(config(1).with_random_shift(shift), &plain).to_string(),
+        "the configuration's random shifts (shifts of up to 2 pixels of 5 × 8 images) contradict \
+         the run resumed, which trains with none: leave them unset to continue the run as it was"
+    );
     // A value that is no label smoothing at all is refused as such first.
     assert!(matches!(
         Trainer::resume(&net, config(1).with_label_smoothing(f64::NAN), plain.clone()),
-        Err(nn_train::Error::InvalidHyperparameter { name: "label_smoothing", .. })
+        Err(Error::InvalidHyperparameter { name: "label_smoothing", .. })
     ));
-    let err = Trainer::resume(&net, config(1).with_label_smoothing(0.2), augmented.clone());
-    assert_eq!(
-        err.unwrap_err().to_string(),
-        "the configuration's label_smoothing (0.2) contradicts the run resumed, which trains with \
-         0.1: leave it unset to continue the run as it was"
-    );
     // A state whose options do not fit the network is refused as a configuration would be.
     let mut bad = plain.clone();
     bad.random_shift = Some(RandomShift::new(4, 4, 1).unwrap());
     assert!(matches!(
         Trainer::resume(&net, config(1), bad),
-        Err(nn_train::Error::ImageFeatures { height: 4, width: 4, n_features: 40 })
+        Err(Error::ImageFeatures { height: 4, width: 4, n_features: 40 })
     ));
     let mut bad = plain;
     bad.label_smoothing = 1.5;
     assert!(matches!(
         Trainer::resume(&net, config(1), bad),
-        Err(nn_train::Error::InvalidHyperparameter { name: "label_smoothing", .. })
+        Err(Error::InvalidHyperparameter { name: "label_smoothing", .. })
     ));
 }

@@ -10,6 +10,14 @@
 //!   forward and backward, identity included, softmax, the binary cross-entropy, row sums, the
 //!   bias copy) on 4096 f32 elements, at every level this CPU runs (`…/avx512`, `…/avx2-fma`,
 //!   `…/neon`) and at the portable level (`…/portable`), in elements per second.
+//! - `packed`: the inference product of `nn_linalg::packed` (`PackedTheta::product_into`, f32)
+//!   on W3's first layer (256 × 785: the bias and 784 inputs) at every level this CPU runs
+//!   (`…/avx512`, `…/avx2-fma`, `…/portable` for batch 1 only), for batch 1 (the Predictor's
+//!   batch-1 path; Θ too large for L1, streamed from L2 or L3), batch 12 (one register tile) and
+//!   batch 500 (a W3 chunk with 2 threads), next to faer's GEMM on the same shapes (`faer/…`,
+//!   a bias broadcast then `gemm_into`: training's forward product); and whole W3 forward passes
+//!   (`w3_predict_one`, `w3_batch500`) through `nn_core::Predictor`. In multiply-adds per second
+//!   (elements = n·(m+1)·b).
 //! - `sse_after_gemm`: a scalar loop compiled for baseline x86-64 (legacy SSE instructions), timed
 //!   right after a GEMM that runs faer's assembly micro-kernels, once after faer's own `matmul`
 //!   (which leaves the upper halves of the vector registers dirty) and once after
@@ -25,10 +33,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use nn::linalg::packed::PackedTheta;
 use nn::linalg::vmath::{Act, BceTargets, Kernels, MathFn, SimdLevel};
-use nn::linalg::{Accum, Mat, Par, gemm_into};
+use nn::linalg::{Accum, Mat, Par, broadcast_col_into, gemm_into};
 use nn::net::rng::{ChaCha8Rng, SeedableRng, uniform_f64};
-use nn::net::{Activation, Gradients, Loss, Network, Targets, Workspace};
+use nn::net::{Activation, Gradients, Loss, Network, Predictor, Targets, Workspace};
 use nn::train::optim::OptimizerConfig;
 use nn::train::{Dataset, TrainConfig, Trainer};
 
@@ -310,5 +319,61 @@ fn vmath(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, w1, gemm_wrapper, forward_backward, training, sse_after_gemm, vmath);
+fn packed(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let theta = random(256, 785, &mut rng);
+    let x = random(784, 500, &mut rng);
+    let mut out = Mat::<f32>::zeros(256, 500);
+    let mut g = c.benchmark_group("packed");
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(2));
+    for b in [1usize, 12, 500] {
+        g.throughput(Throughput::Elements((256 * 785 * b) as u64));
+        for level in SimdLevel::supported() {
+            if level == SimdLevel::Portable && b > 1 {
+                continue;
+            }
+            let k = Kernels::with_level(level).expect("supported level");
+            let p = PackedTheta::with_kernels(theta.as_ref(), k).expect("packs");
+            g.bench_function(format!("batch{b}/{level}"), |bench| {
+                bench.iter(|| {
+                    let dst = out.as_mut().subcols_mut(0, b);
+                    p.product_into(black_box(x.as_ref().subcols(0, b)), dst).expect("shapes");
+                });
+            });
+        }
+        g.bench_function(format!("batch{b}/faer"), |bench| {
+            bench.iter(|| {
+                let mut dst = out.as_mut().subcols_mut(0, b);
+                broadcast_col_into(dst.as_mut(), theta.col(0)).expect("bias");
+                let (w, x) = (theta.as_ref().subcols(1, 784), black_box(x.as_ref().subcols(0, b)));
+                gemm_into(dst, Accum::Add, w, x, 1.0, Par::Seq).expect("shapes");
+            });
+        });
+    }
+    let net = network(&[784, 256, 128, 10]);
+    let one: Vec<f32> = x.col_as_slice(0).to_vec();
+    let mut predictor = Predictor::new(&net, 500).expect("predictor");
+    let mut classes = vec![0usize; 500];
+    g.throughput(Throughput::Elements(235_000));
+    g.bench_function("w3_predict_one", |bench| {
+        bench.iter(|| predictor.classify_one(black_box(&one)).expect("shape"));
+    });
+    g.throughput(Throughput::Elements(235_000 * 500));
+    g.bench_function("w3_batch500", |bench| {
+        bench.iter(|| predictor.predict_into(black_box(x.as_ref()), &mut classes).expect("shape"));
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    w1,
+    gemm_wrapper,
+    forward_backward,
+    training,
+    sse_after_gemm,
+    vmath,
+    packed
+);
 criterion_main!(benches);

@@ -13,8 +13,8 @@
 //! - `w2`: the same with 784-100-10 and a sigmoid hidden layer.
 //! - `w3`: inference of the W1 network (init from seed 0) over the 10,000 test images with the
 //!   library's `nn_core::Predictor`: batches of 1000 (1 warm-up pass, the median of 7 timed passes;
-//!   each batch cut into one chunk per thread, each chunk on its own workspace with sequential
-//!   GEMMs) and batches of 1 (`Predictor::classify_one`, 500 warm-up calls, the median latency of
+//!   each batch cut into one chunk per thread, each chunk on its own buffers with sequential
+//!   products, `nn_linalg::packed`) and batches of 1 (`Predictor::classify_one`, 500 warm-up calls, the median latency of
 //!   10,000 calls).
 //! - `fma-peak`: the CPU's f32 FMA throughput with `--threads` threads, on the widest vectors pulp
 //!   dispatches to (AVX-512, AVX2, NEON), 12 independent chains per thread to hide the FMA
@@ -272,7 +272,7 @@ fn main() -> Result<()> {
             let x = test.inputs();
             let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build()?;
             // Batch 1000: the library's Predictor, one chunk per thread, each on its own
-            // workspace with sequential GEMMs (faer's parallel GEMM is slower on these shapes).
+            // buffers with sequential products (nn_linalg::packed, not faer's parallel GEMM).
             let mut predictor = Predictor::new(&net, 1000usize.div_ceil(args.threads))?
                 .with_threads(args.threads)?;
             let mut classes = vec![0usize; x.ncols()];

@@ -12,7 +12,7 @@ use nn::net::Float;
 use nn::train::Dataset;
 
 use crate::args::DataArgs;
-use crate::report::{show_size, warn};
+use crate::report::{Out, show_size};
 
 const FASHION_CLASSES: [&str; 10] = [
     "T-shirt/top",
@@ -114,7 +114,11 @@ fn read_names(path: &Path) -> Result<Vec<String>> {
 /// label of 255 in a 10-class set would silently make 256 outputs); with it, its lines set k and
 /// every label must be below k. Classes without a training sample get a warning that names
 /// them.
-pub(crate) fn classes_for_training(args: &DataArgs, data: &MnistLike) -> Result<Classes> {
+pub(crate) fn classes_for_training(
+    args: &DataArgs,
+    data: &MnistLike,
+    out: &Out,
+) -> Result<Classes> {
     let seen = values_in(&[data.train.labels(), data.test.labels()]);
     let in_train = values_in(&[data.train.labels()]);
     let values: Vec<usize> = (0..256).filter(|&v| seen[v]).collect();
@@ -152,7 +156,7 @@ pub(crate) fn classes_for_training(args: &DataArgs, data: &MnistLike) -> Result<
     };
     let untrained: Vec<usize> = (0..names.len()).filter(|&c| !in_train[c]).collect();
     if !untrained.is_empty() {
-        warn(format_args!(
+        out.warn(format_args!(
             "class{} {} of {} ha{} no training sample (the labels found are {})",
             if untrained.len() == 1 { "" } else { "es" },
             show_values(untrained.iter().copied()),
@@ -281,15 +285,17 @@ mod tests {
 
     #[test]
     fn labels_with_gaps_are_an_error_naming_them() {
-        let msg = classes_for_training(&args(None), &data(&[0, 1, 2, 255], &[0, 1]))
-            .unwrap_err()
-            .to_string();
+        let msg =
+            classes_for_training(&args(None), &data(&[0, 1, 2, 255], &[0, 1]), &Out::silent())
+                .unwrap_err()
+                .to_string();
         assert!(
             msg.starts_with("the labels are 0–2, 255 (4 values), not 0 to 3 without gaps"),
             "{msg}"
         );
         assert!(msg.contains("pass --classes FILE") && msg.contains("256 lines"), "{msg}");
-        let classes = classes_for_training(&args(None), &data(&[0, 1, 2], &[2, 1])).unwrap();
+        let classes =
+            classes_for_training(&args(None), &data(&[0, 1, 2], &[2, 1]), &Out::silent()).unwrap();
         assert_eq!(classes.names, ["0", "1", "2"]);
     }
 
@@ -297,21 +303,29 @@ mod tests {
     fn a_classes_file_sets_the_count_and_must_cover_every_label() {
         let path = std::env::temp_dir().join(format!("mnist-classes-{}", std::process::id()));
         std::fs::write(&path, "a\nb\nc\nd\n").unwrap();
-        let classes = classes_for_training(&args(Some(&path)), &data(&[0, 1, 2], &[0])).unwrap();
+        let classes =
+            classes_for_training(&args(Some(&path)), &data(&[0, 1, 2], &[0]), &Out::silent())
+                .unwrap();
         assert_eq!(classes.n(), 4, "class 3 has no sample: a warning, not an error");
-        let msg = classes_for_training(&args(Some(&path)), &data(&[0, 1, 9, 200], &[0]))
-            .unwrap_err()
-            .to_string();
+        let msg =
+            classes_for_training(&args(Some(&path)), &data(&[0, 1, 9, 200], &[0]), &Out::silent())
+                .unwrap_err()
+                .to_string();
         assert!(
             msg.contains("names 4 classes (labels 0 to 3), but the labels include 9, 200"),
             "{msg}"
         );
         std::fs::write(&path, "\n\n").unwrap();
-        let msg = classes_for_training(&args(Some(&path)), &data(&[0], &[0])).unwrap_err();
+        let msg = classes_for_training(&args(Some(&path)), &data(&[0], &[0]), &Out::silent())
+            .unwrap_err();
         assert!(msg.to_string().contains("names no class"), "{msg}");
         std::fs::remove_file(&path).unwrap();
-        let msg = classes_for_training(&args(Some(Path::new("/dev/zero"))), &data(&[0], &[0]))
-            .unwrap_err();
+        let msg = classes_for_training(
+            &args(Some(Path::new("/dev/zero"))),
+            &data(&[0], &[0]),
+            &Out::silent(),
+        )
+        .unwrap_err();
         assert!(format!("{msg:#}").contains("expected a regular file, found a character device"));
     }
 

@@ -49,6 +49,14 @@ impl Out {
         lock.write_fmt(args).and_then(|()| lock.write_all(b"\n")).map_err(StdoutError)
     }
 
+    /// A warning on standard error, unless this output is silent (a rank other than 0 of a
+    /// distributed run, whose warnings rank 0 gives once).
+    pub(crate) fn warn(&self, message: impl fmt::Display) {
+        if self.0.is_some() {
+            warn(message);
+        }
+    }
+
     pub(crate) fn flush(&mut self) -> Result<(), StdoutError> {
         self.0.as_mut().map_or(Ok(()), io::Write::flush).map_err(StdoutError)
     }

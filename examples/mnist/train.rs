@@ -247,7 +247,7 @@ fn prepare<T: StoredFloat>(
 
     // The data, and the classes it has.
     let raw = data::load(&args.data)?;
-    let classes = data::classes_for_training(&args.data, &raw)?;
+    let classes = data::classes_for_training(&args.data, &raw, out)?;
     let n_features = raw.train.n_features();
     let image_shape = [raw.train.n_rows(), raw.train.n_cols()];
     let (mut settings, split) = match (saved, fresh) {

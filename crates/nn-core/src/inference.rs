@@ -1,23 +1,34 @@
 //! Batched inference without allocation: [`Predictor`].
 
-use nn_linalg::{ColRef, Float, Mat, MatMut, MatRef, Shape, ShapeError, cols};
+use nn_linalg::packed::PackedTheta;
+use nn_linalg::{Float, Mat, MatMut, MatRef, Shape, ShapeError, cols};
 
-use crate::{Error, MAX_BATCH, Network, Workspace};
+use crate::loss::output_column;
+use crate::network::check_buffer_size;
+use crate::{Error, MAX_BATCH, Network};
 
 /// Runs a trained network forward on any number of samples, without allocating after it is
 /// built: the class probabilities (or outputs) of every sample, or its predicted class.
 ///
 /// Inputs are cut into chunks of `chunk` samples (columns) from the first one on; each chunk is
-/// one forward pass (F1–F3) on a workspace built once. With the `rayon` feature,
-/// `Predictor::with_threads` gives each of `n` threads its own workspace and a contiguous run
-/// of the chunks, in the rayon pool the call runs in.
+/// one forward pass (F1–F3) on buffers allocated once. With the `rayon` feature,
+/// `Predictor::with_threads` gives each of `n` threads its own buffers and a contiguous run of the
+/// chunks, in the rayon pool the call runs in.
+///
+/// The pre-activations come from `nn_linalg`'s inference product ([`PackedTheta`]), not from
+/// the faer GEMM of [`Network::forward_into`]: [`Predictor::new`] packs every layer's Θ once
+/// into panels the micro-kernels stream in order. **Memory:** the predictor owns that packed
+/// copy, one extra copy of the weights (for the 784-256-128-10 network, 0.95 MB in f32).
 ///
 /// **Determinism:** a sample's outputs are the same bits whatever the thread count, the chunk size
-/// and the number of samples predicted together. Every matrix product runs sequentially on at
-/// least two columns (a single sample is padded with a zero column: faer's matrix-vector path
-/// rounds differently from its matrix-matrix one, and is slower here), and the element-wise
-/// kernels compute each value independently of its neighbours (`nn_linalg::vmath`). Tested with
-/// 1 to 4 threads and chunks of 1 to 1000 samples.
+/// and the number of samples predicted together, and the same bits at every SIMD level (AVX-512,
+/// AVX2 + FMA, NEON, portable): each pre-activation is F1's sum term by term in the order of k,
+/// one fused multiply-add per term (`nn_linalg::packed`), and the element-wise kernels compute
+/// each value independently of its neighbours (`nn_linalg::vmath`, whose f32 activations and
+/// softmax may round differently on another level, within their documented errors). Tested with
+/// 1 to 4 threads and chunks of 1 to 1000 samples. These are not the bits of
+/// [`Network::forward_into`] (faer's blocked GEMM sums in another order, and training keeps it):
+/// the two agree within rounding.
 ///
 /// ```
 /// use nn_core::rng::{ChaCha8Rng, SeedableRng};
@@ -39,48 +50,68 @@ use crate::{Error, MAX_BATCH, Network, Workspace};
 #[derive(Debug)]
 pub struct Predictor<'net, T: Float> {
     net: &'net Network<T>,
+    /// Each layer's Θ packed for the inference product (one extra copy of the weights).
+    packed: Vec<PackedTheta<T>>,
     chunk: usize,
     parts: Vec<Part<T>>,
 }
 
-/// The buffers of one thread: a workspace for one chunk and a two-column input for one sample.
+/// The buffers of one thread: each layer's z and a for one chunk.
 #[derive(Debug)]
 struct Part<T: Float> {
-    ws: Workspace<T>,
-    /// Column 0: the single sample being predicted; column 1: zeros, never written.
-    single: Mat<T>,
+    z: Vec<Mat<T>>,
+    a: Vec<Mat<T>>,
 }
 
 impl<T: Float> Part<T> {
     fn new(net: &Network<T>, chunk: usize) -> Result<Self, Error> {
-        Ok(Part {
-            ws: Workspace::for_network(net, chunk.max(2))?,
-            single: Mat::zeros(net.n_inputs(), 2),
-        })
+        let sizes = net.sizes();
+        for &n in &sizes[1..] {
+            check_buffer_size(n, chunk)?;
+        }
+        let bufs = || sizes[1..].iter().map(|&n| Mat::zeros(n, chunk)).collect();
+        Ok(Part { z: bufs(), a: bufs() })
     }
 
-    /// Forward propagation of the samples `start..start + b` of `x` (b ≥ 1); returns their
-    /// outputs, a view into the workspace.
+    /// Forward propagation (F1–F3) of the samples of `x` (at most one chunk); returns their
+    /// outputs, a view into the buffers.
     fn forward<'w>(
         &'w mut self,
-        net: &'w Network<T>,
-        x: MatRef<'w, T>,
-        start: usize,
-        b: usize,
+        net: &Network<T>,
+        packed: &[PackedTheta<T>],
+        x: MatRef<'_, T>,
     ) -> Result<MatRef<'w, T>, Error> {
-        if b == 1 {
-            self.single.as_mut().col_mut(0).copy_from(x.col(start));
-            let out = net.forward_into(self.single.as_ref(), &mut self.ws)?.into_output();
-            Ok(out.subcols(0, 1))
-        } else {
-            Ok(net.forward_into(x.subcols(start, b), &mut self.ws)?.into_output())
+        let b = x.ncols();
+        let last = net.layers().len() - 1;
+        let loss = net.loss_kind();
+        for (l, (layer, theta)) in net.layers().iter().zip(packed).enumerate() {
+            let (done, rest) = self.a.split_at_mut(l);
+            let a_prev = if l == 0 { x } else { done[l - 1].as_ref().subcols(0, b) };
+            let z = &mut self.z[l];
+            let a = &mut rest[0];
+            // (F2) z = Θ·[1; a], each value summed in F1's order with one FMA per term.
+            theta.product_into(a_prev, z.as_mut().subcols_mut(0, b))?;
+            if l == last && loss.fuses_output() {
+                // (F3) at the output of L2/L3: softmax or sigmoid.
+                for k in 0..b {
+                    output_column(loss, z.col_as_slice(k), a.col_as_slice_mut(k));
+                }
+            } else {
+                // (F3) a = g(z).
+                let act = layer.activation();
+                for k in 0..b {
+                    act.forward_slice(z.col_as_slice(k), a.col_as_slice_mut(k));
+                }
+            }
         }
+        Ok(self.a[last].as_ref().subcols(0, b))
     }
 
     /// Every chunk of `x` in order; `sink(start, outputs)` receives each chunk's outputs.
     fn run(
         &mut self,
         net: &Network<T>,
+        packed: &[PackedTheta<T>],
         chunk: usize,
         x: MatRef<'_, T>,
         mut sink: impl FnMut(usize, MatRef<'_, T>),
@@ -89,7 +120,7 @@ impl<T: Float> Part<T> {
         let mut start = 0;
         while start < n {
             let b = chunk.min(n - start);
-            let out = self.forward(net, x, start, b)?;
+            let out = self.forward(net, packed, x.subcols(start, b))?;
             sink(start, out);
             start += b;
         }
@@ -129,21 +160,29 @@ impl<T: Float> Sink<'_, T> {
 
 impl<'net, T: Float> Predictor<'net, T> {
     /// A predictor for `net` that runs up to `chunk` samples per forward pass (larger inputs are
-    /// cut into chunks). Allocates one workspace of `max(chunk, 2)` columns; nothing after.
+    /// cut into chunks). Allocates the packed copy of every layer's Θ and each layer's z and a for
+    /// `chunk` columns; nothing after.
     ///
     /// # Errors
-    /// [`Error::BatchSize`] if `chunk` is 0 or above [`MAX_BATCH`].
+    /// [`Error::BatchSize`] if `chunk` is 0 or above [`MAX_BATCH`];
+    /// [`Error::InvalidHyperparameter`] if a layer's buffers (units × `chunk`) would hold more
+    /// than [`MAX_LAYER_PARAMS`](crate::MAX_LAYER_PARAMS) values.
     pub fn new(net: &'net Network<T>, chunk: usize) -> Result<Self, Error> {
         if chunk == 0 || chunk > MAX_BATCH {
             return Err(Error::BatchSize { max: MAX_BATCH, found: chunk });
         }
-        Ok(Predictor { net, chunk, parts: vec![Part::new(net, chunk)?] })
+        let packed = net
+            .layers()
+            .iter()
+            .map(|layer| PackedTheta::new(layer.theta()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Predictor { net, packed, chunk, parts: vec![Part::new(net, chunk)?] })
     }
 
     /// The same predictor running on `n_threads` threads of the rayon pool the calls run in
-    /// (the global pool outside any), each with its own workspace (allocated here) and a
-    /// contiguous run of the chunks; the matrix products stay sequential. The results are the
-    /// same bits as with one thread.
+    /// (the global pool outside any), each with its own buffers (allocated here; the packed Θ is
+    /// shared) and a contiguous run of the chunks; the matrix products stay sequential. The
+    /// results are the same bits as with one thread.
     ///
     /// # Errors
     /// [`Error::InvalidHyperparameter`] for 0 threads.
@@ -175,7 +214,7 @@ impl<'net, T: Float> Predictor<'net, T> {
         self.chunk
     }
 
-    /// The number of threads (workspaces).
+    /// The number of threads (sets of buffers).
     #[must_use]
     pub fn n_threads(&self) -> usize {
         self.parts.len()
@@ -242,10 +281,9 @@ impl<'net, T: Float> Predictor<'net, T> {
         if x.len() != n_inputs {
             return Err(Error::InputRows { expected: n_inputs, found: x.len() });
         }
-        let net = self.net;
-        let part = &mut self.parts[0];
-        part.single.as_mut().col_mut(0).copy_from(ColRef::from_slice(x));
-        let out = net.forward_into(part.single.as_ref(), &mut part.ws)?.into_output();
+        let x = MatRef::from_column_major_slice(x, n_inputs, 1);
+        let Some(part) = self.parts.first_mut() else { return Ok(&[]) };
+        let out = part.forward(self.net, &self.packed, x)?;
         Ok(cols(out).and_then(|mut c| c.next()).unwrap_or(&[]))
     }
 
@@ -263,14 +301,15 @@ impl<'net, T: Float> Predictor<'net, T> {
     fn run(&mut self, x: MatRef<'_, T>, sink: Sink<'_, T>) -> Result<(), Error> {
         let n_chunks = x.ncols().div_ceil(self.chunk);
         let n_parts = self.parts.len().min(n_chunks).max(1);
-        run_parts(self.net, self.chunk, &mut self.parts[..n_parts], x, 0, n_chunks, sink)
+        let net = (self.net, self.packed.as_slice());
+        run_parts(net, self.chunk, &mut self.parts[..n_parts], x, 0, n_chunks, sink)
     }
 }
 
 /// Chunks `first..first + n_chunks` of `x` (whose results go to `sink`) on `parts`, split in
 /// halves (parts and chunks alike) with `rayon::join` when there are several parts.
 fn run_parts<T: Float>(
-    net: &Network<T>,
+    net: (&Network<T>, &[PackedTheta<T>]),
     chunk: usize,
     parts: &mut [Part<T>],
     x: MatRef<'_, T>,
@@ -300,11 +339,12 @@ fn run_parts<T: Float>(
     }
     let Some(part) = parts.first_mut() else { return Ok(()) };
     let x = x.subcols(start, n);
+    let (net, packed) = net;
     match sink {
-        Sink::Proba(mut out) => part.run(net, chunk, x, |s, probs| {
+        Sink::Proba(mut out) => part.run(net, packed, chunk, x, |s, probs| {
             out.as_mut().subcols_mut(s, probs.ncols()).copy_from(probs);
         }),
-        Sink::Classes(classes) => part.run(net, chunk, x, |s, probs| {
+        Sink::Classes(classes) => part.run(net, packed, chunk, x, |s, probs| {
             for (c, col) in classes[s..].iter_mut().zip(cols(probs).into_iter().flatten()) {
                 *c = net.class_of(col);
             }

@@ -268,7 +268,7 @@ impl<T: Float> Network<T> {
     /// hidden layers (see [`Dropout`]), masks drawn from `rng` (layer after layer, sample after
     /// sample, unit after unit: the same `rng` state gives the same masks). The backward pass of
     /// the returned [`ForwardPass`] applies the same masks. Allocation: the masks' buffers, on the
-    /// first call with a workspace; nothing after.
+    /// first call with a workspace not built [`Workspace::with_dropout_masks`]; nothing after.
     ///
     /// # Errors
     /// Those of [`Network::forward_into`], and [`Error::DropoutRates`] if `dropout` has not one
@@ -544,8 +544,11 @@ impl<T: Float> Network<T> {
 
     /// `h_Θ(x)` for any number of samples (columns): class probabilities for the cross-entropies,
     /// the outputs for mean squared error. An allocating convenience over [`Predictor`] (its
-    /// result and a workspace are allocated per call): a sample's outputs are the same bits as
-    /// in any batch and as [`Predictor::predict_one`], one sample alone included.
+    /// result and a predictor, with its packed copy of the weights, are made per call: for many
+    /// calls, build one [`Predictor`]): a sample's outputs are the same bits as
+    /// in any batch and as [`Predictor::predict_one`], one sample alone included. They agree with
+    /// [`Network::forward_into`] (faer's GEMM, the training pass) within rounding, not bit for bit:
+    /// the predictor sums each pre-activation in F1's order (`nn_linalg::packed`).
     ///
     /// # Errors
     /// [`Error::InputRows`]; [`Error::InvalidHyperparameter`] if the result, or a layer's

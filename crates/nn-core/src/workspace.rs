@@ -25,8 +25,9 @@ pub struct Workspace<T: Float> {
     pub(crate) delta: Vec<Mat<T>>,
     /// log Σ e^z of each output column (L2 only).
     pub(crate) lse: Vec<T>,
-    /// Inverted-dropout masks (0 or 1/(1 − p)) of the hidden layers, allocated by the first
-    /// training-mode forward pass that needs them.
+    /// Inverted-dropout masks (0 or 1/(1 − p)) of the hidden layers, allocated by
+    /// [`Workspace::with_dropout_masks`] or else by the first training-mode forward pass that
+    /// needs them.
     pub(crate) mask: Vec<Mat<T>>,
     /// Whether layer l's output was masked in the last forward pass.
     pub(crate) masked: Vec<bool>,
@@ -67,6 +68,15 @@ impl<T: Float> Workspace<T> {
     #[must_use]
     pub fn with_par(mut self, par: Par) -> Self {
         self.par = par;
+        self
+    }
+
+    /// The same workspace with its dropout masks allocated now (one buffer per layer, units ×
+    /// `max_batch`), so that not even the first training-mode forward pass with dropout
+    /// ([`Network::forward_train_into`]) allocates. Without it, that first pass allocates them.
+    #[must_use]
+    pub fn with_dropout_masks(mut self) -> Self {
+        self.ensure_masks();
         self
     }
 

@@ -8,6 +8,9 @@
 //! - [`broadcast_col_into`], [`row_sums_into`], [`cols`] and [`cols_mut`]: the element-wise helpers
 //!   around the products (bias broadcast, bias gradient, column-by-column loops on contiguous slices).
 //! - [`Float`]: the two scalar types we support, `f32` (the fast path) and `f64` (the checking path).
+//! - [`packed::PackedTheta`]: a layer's Θ packed once for inference, and its product
+//!   `Θ·[1; x]` summed in F1's order with one fused multiply-add per term (the same bits for any
+//!   batch size and at every SIMD level; faer is not involved).
 //! - [`warm_gemm_scratch`]: allocates faer's thread-local GEMM packing buffer on the calling thread
 //!   beforehand, so that a loop that must not allocate can run on any thread of a pool.
 //!
@@ -40,6 +43,7 @@ use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssi
 
 pub use faer::{Accum, ColMut, ColRef, Mat, MatMut, MatRef};
 
+pub mod packed;
 pub mod scratch;
 pub mod upper_state;
 pub mod vmath;
@@ -61,6 +65,7 @@ mod sealed {
 pub trait Float:
     sealed::Sealed
     + vmath::Elem
+    + packed::Lane
     + faer::traits::RealField
     + Copy
     + Send

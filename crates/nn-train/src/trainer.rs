@@ -1,6 +1,7 @@
 //! The training loop: bit-reproducible data-parallel steps, epochs, `fit` with validation,
 //! early stopping and an observer.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use nn_core::rng::{ChaCha8Rng, SeedableRng, shuffle};
@@ -23,7 +24,7 @@ use crate::state::{EarlyStoppingState, EpochProgress, RngState, TrainerState};
 /// optimizer, the schedule, the random numbers and the thread pool (no global pool is touched).
 pub struct Trainer<T: Float> {
     config: TrainConfig,
-    pool: Option<rayon::ThreadPool>,
+    pool: Option<Arc<rayon::ThreadPool>>,
     /// The local shards (all of them unless a reducer splits them over processes), at least one;
     /// local shard 0's gradient buffer also holds the sum over the shards.
     shards: Vec<Shard<T>>,
@@ -101,21 +102,23 @@ impl<T: Float> Trainer<T> {
         let optimizer = Optimizer::new(config.optimizer, net)?;
         let scheduler = LrScheduler::new(config.learning_rate, config.schedule)?;
         let pool = if config.n_threads > 1 {
-            Some(rayon::ThreadPoolBuilder::new().num_threads(config.n_threads).build().map_err(
-                |e| Error::ThreadPool {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(config.n_threads)
+                .build()
+                .map_err(|e| Error::ThreadPool {
                     n_threads: config.n_threads,
                     source: ThreadPoolError::new(e),
-                },
-            )?)
+                })?;
+            Some(Arc::new(pool))
         } else {
             None
         };
-        warm_threads::<T>(pool.as_ref());
+        warm_threads::<T>(pool.as_deref());
         let n_shards = match config.parallelism {
             Parallelism::Shards => config.n_shards,
             Parallelism::FaerGemm => 1,
         };
-        let shards = build_shards(net, &config, n_shards, n_shards)?;
+        let shards = build_shards(net, &config, dropout.is_active(), n_shards, n_shards)?;
         Ok(Trainer {
             shuffle_rng: ChaCha8Rng::seed_from_u64(config.seed),
             config,
@@ -160,7 +163,8 @@ impl<T: Float> Trainer<T> {
                 n_shards: self.n_shards,
             });
         }
-        self.shards = build_shards(net, &self.config, self.n_shards, local.len())?;
+        let masks = self.dropout.is_active();
+        self.shards = build_shards(net, &self.config, masks, self.n_shards, local.len())?;
         self.first_shard = local.start;
         self.reducer = Box::new(reducer);
         Ok(self)
@@ -265,11 +269,12 @@ impl<T: Float> Trainer<T> {
     /// backward over the shards, the shard gradients summed in order, R1, clipping, the
     /// optimizer's update and the schedule's step. Returns the batch's J.
     ///
-    /// Allocation: none in the computation, with two exceptions a caller of `step` in a loop
-    /// should know: with dropout, the first step allocates the masks; with more than one
-    /// thread, each call enters the trainer's rayon pool from outside, and rayon's job queue
-    /// allocates a block every 63 entries. [`Trainer::run_epoch`] and [`Trainer::fit`] enter
-    /// the pool once per epoch, so their steps allocate nothing after the first epoch.
+    /// Allocation: none (the dropout masks are allocated by [`Trainer::new`]), with one
+    /// exception a caller of `step` in a loop should know: with more than one thread, a call
+    /// from outside the trainer's rayon pool enters it from outside, and rayon's job queue
+    /// allocates a block every 63 entries. Run the loop in [`Trainer::run_in_pool`] to enter
+    /// the pool once: its steps then allocate nothing. [`Trainer::run_epoch`] and
+    /// [`Trainer::fit`] do this for each epoch.
     ///
     /// If the loss or the gradient is not finite, returns [`Error::NonFiniteLoss`] and leaves the
     /// parameters as they were.
@@ -286,6 +291,45 @@ impl<T: Float> Trainer<T> {
     ) -> Result<f64, Error> {
         let b = x.ncols();
         self.in_pool(|t| t.step_counted(net, x, targets, b, 0)).map(|(loss, _)| loss)
+    }
+
+    /// Runs `f`, the caller's own training loop, on a thread of the trainer's rayon pool (on
+    /// the calling thread for a one-thread trainer), so that the [`Trainer::step`],
+    /// [`Trainer::run_epoch`] and [`Trainer::end_epoch`] calls in it use the pool without
+    /// entering it from outside: the pool is entered once, and the steps allocate nothing.
+    /// Returns what `f` returns. The results are the same bits as the same calls made outside.
+    ///
+    /// ```
+    /// use nn_core::rng::{ChaCha8Rng, SeedableRng};
+    /// use nn_core::{Activation, Loss, Network, Targets};
+    /// use nn_linalg::Mat;
+    /// use nn_train::{TrainConfig, Trainer};
+    ///
+    /// let mut net: Network<f32> = Network::builder(2, Loss::SoftmaxCrossEntropy)
+    ///     .layer(8, Activation::Relu)
+    ///     .layer(2, Activation::Identity)
+    ///     .build(&mut ChaCha8Rng::seed_from_u64(0))?;
+    /// let config = TrainConfig::new(4, 0.1, nn_train::optim::OptimizerConfig::adam()).with_threads(2);
+    /// let mut trainer = Trainer::new(&net, config)?;
+    /// let x = Mat::<f32>::from_fn(2, 4, |i, j| (i + j) as f32);
+    /// let labels = [0, 1, 1, 0];
+    /// let last_loss = trainer.run_in_pool(|t| {
+    ///     let mut loss = 0.0;
+    ///     for _ in 0..100 {
+    ///         loss = t.step(&mut net, x.as_ref(), Targets::Classes(&labels))?;
+    ///     }
+    ///     Ok::<f64, nn_train::Error>(loss)
+    /// })?;
+    /// assert!(last_loss.is_finite());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn run_in_pool<R: Send>(&mut self, f: impl FnOnce(&mut Self) -> R + Send) -> R {
+        match &self.pool {
+            // `install` from one of the pool's own threads runs the closure there directly:
+            // the calls inside `f` enter nothing.
+            Some(pool) => Arc::clone(pool).install(|| f(self)),
+            None => f(self),
+        }
     }
 
     /// Ends an epoch of a loop the caller drives with [`Trainer::step`] or
@@ -320,12 +364,8 @@ impl<T: Float> Trainer<T> {
     /// outside queues a job (rayon's injector allocates a block every 63 jobs), so it is done
     /// once per step or epoch, never per shard.
     fn in_pool<R: Send>(&mut self, f: impl FnOnce(&mut Self) -> R + Send) -> R {
-        match self.pool.take() {
-            Some(pool) => {
-                let result = pool.install(|| f(self));
-                self.pool = Some(pool);
-                result
-            }
+        match &self.pool {
+            Some(pool) => Arc::clone(pool).install(|| f(self)),
             None => f(self),
         }
     }
@@ -714,9 +754,12 @@ const UPDATE_OVERFLOW: &str = "result of the update (parameters or optimizer sta
 
 /// The buffers of `count` shards, each for its part of a batch of `config.batch_size` samples
 /// cut into `n_shards` shards.
+/// `count` shards of a batch cut into `n_shards`, each with its workspace (its dropout masks
+/// allocated now if `masks`), gradient buffers and smoothed-target buffer.
 fn build_shards<T: Float>(
     net: &Network<T>,
     config: &TrainConfig,
+    masks: bool,
     n_shards: usize,
     count: usize,
 ) -> Result<Vec<Shard<T>>, Error> {
@@ -727,8 +770,9 @@ fn build_shards<T: Float>(
     let capacity = config.batch_size.div_ceil(n_shards.max(1));
     let shards = (0..count)
         .map(|_| {
+            let ws = Workspace::for_network(net, capacity)?.with_par(par);
             Ok(Shard {
-                ws: Workspace::for_network(net, capacity)?.with_par(par),
+                ws: if masks { ws.with_dropout_masks() } else { ws },
                 grads: Gradients::zeros_like(net),
                 result: Ok((0.0, 0)),
                 len: 0,

@@ -2,7 +2,8 @@
 //! binary only) proves it, with 1 and 2 threads, dropout, clipping, random shifts of the inputs
 //! (as 10 × 10 images) and every optimizer. The first step of a new trainer allocates nothing
 //! either: `Trainer::new` warms faer's thread-local GEMM buffer on every pool thread, whichever
-//! thread work stealing later gives a shard.
+//! thread work stealing later gives a shard, and allocates the dropout masks. A caller's own loop
+//! of `Trainer::step` run in `Trainer::run_in_pool` allocates nothing with 2 threads either.
 //!
 //! The counter is global, so it also counts threads that are not training. Hence one `#[test]`
 //! (libtest's bookkeeping when another test of the binary ends allocates on its own threads), and
@@ -71,6 +72,7 @@ fn training_steps_and_epochs_allocate_nothing_after_the_first_batch() {
     // Kept until the end of the test, with their pools (see the top of the file).
     let mut trainers = Vec::new();
     first_step_of_a_new_trainer_allocates_nothing(&mut trainers);
+    a_callers_loop_in_the_pool_allocates_nothing(&mut trainers);
     steps_and_epochs_allocate_nothing_after_the_first_epoch(&mut trainers);
 }
 
@@ -78,8 +80,8 @@ fn training_steps_and_epochs_allocate_nothing_after_the_first_batch() {
 /// epochs allocated faer's GEMM buffer the first time it got one, in a later step (about one run
 /// in five failed). Here no step at all comes before counting, so any thread that was not warmed
 /// by `Trainer::new` allocates during the counted steps, every time: the one that runs the
-/// shards, with 1 or 2 threads. (Without dropout: the dropout masks are allocated by the first
-/// training-mode forward pass, part of the first epoch's warm-up below.)
+/// shards, with 1 or 2 threads. With dropout: its masks are allocated by `Trainer::new` too (the
+/// first step allocated them before).
 fn first_step_of_a_new_trainer_allocates_nothing(trainers: &mut Vec<Trainer<f32>>) {
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     let b = 64;
@@ -90,6 +92,7 @@ fn first_step_of_a_new_trainer_allocates_nothing(trainers: &mut Vec<Trainer<f32>
         let config = TrainConfig::new(b, 0.01, OptimizerConfig::adam())
             .with_threads(threads)
             .with_shards(2)
+            .with_dropout(0.1)
             .with_clip_norm(1.0);
         let mut trainer = Trainer::new(&net, config).unwrap();
         let before = count();
@@ -105,6 +108,48 @@ fn first_step_of_a_new_trainer_allocates_nothing(trainers: &mut Vec<Trainer<f32>
         );
         trainers.push(trainer);
     }
+}
+
+/// A caller's own loop of 300 steps with 2 threads and dropout: called from outside the pool,
+/// every step enters it from outside, and rayon's job queue allocates a block every 63 entries
+/// (checked here, so that the test below can fail); run in `Trainer::run_in_pool`, the loop
+/// enters the pool once and its steps allocate nothing, from the first one on. Both loops train
+/// the same bits.
+fn a_callers_loop_in_the_pool_allocates_nothing(trainers: &mut Vec<Trainer<f32>>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let b = 64;
+    let x = Mat::<f32>::from_fn(100, b, |_, _| uniform_f64(&mut rng) as f32);
+    let labels: Vec<usize> = (0..b).map(|k| k % 4).collect();
+    let config = TrainConfig::new(b, 0.01, OptimizerConfig::adam())
+        .with_threads(2)
+        .with_shards(2)
+        .with_dropout(0.1);
+    let steps = 300;
+
+    let mut outside_net = network();
+    let mut outside = Trainer::new(&outside_net, config.clone()).unwrap();
+    let before = count();
+    for _ in 0..steps {
+        outside.step(&mut outside_net, x.as_ref(), Targets::Classes(&labels)).unwrap();
+    }
+    let outside_allocations = count() - before;
+    assert!(outside_allocations > 0, "steps entering the pool from outside allocate");
+
+    let mut net = network();
+    let mut trainer = Trainer::new(&net, config).unwrap();
+    let before = count();
+    let result = trainer.run_in_pool(|t| {
+        for _ in 0..steps {
+            t.step(&mut net, x.as_ref(), Targets::Classes(&labels))?;
+        }
+        Ok::<(), nn_train::Error>(())
+    });
+    let after = count();
+    result.unwrap();
+    assert_eq!(after - before, 0, "{steps} steps in run_in_pool: {} allocations", after - before);
+    assert!(net == outside_net, "the same bits inside and outside");
+    trainers.push(outside);
+    trainers.push(trainer);
 }
 
 /// Every optimizer, 1 and 2 threads, dropout, clipping and random shifts: after the first epoch,

@@ -72,7 +72,7 @@ impl fmt::Display for SimdLevel {
 
 /// pulp's SIMD token for a level (its existence proves the CPU supports it).
 #[derive(Clone, Copy, Debug)]
-pub(super) enum Backend {
+pub(crate) enum Backend {
     #[cfg(target_arch = "x86_64")]
     V4(pulp::x86::V4),
     #[cfg(target_arch = "x86_64")]
@@ -97,7 +97,7 @@ impl Backend {
         }
     }
 
-    pub(super) fn level(self) -> SimdLevel {
+    pub(crate) fn level(self) -> SimdLevel {
         match self {
             #[cfg(target_arch = "x86_64")]
             Backend::V4(_) => SimdLevel::Avx512,
@@ -119,7 +119,7 @@ impl Backend {
 
     /// Runs `op` with this backend's SIMD type (inside a function compiled for its features).
     #[inline(always)]
-    pub(super) fn run<Op: WithSimd>(self, op: Op) -> Op::Output {
+    pub(crate) fn run<Op: WithSimd>(self, op: Op) -> Op::Output {
         match self {
             #[cfg(target_arch = "x86_64")]
             Backend::V4(s) => Simd::vectorize(s, op),

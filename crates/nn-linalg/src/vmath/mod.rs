@@ -80,7 +80,7 @@ mod scalar;
 mod simd;
 
 use crate::{Shape, ShapeError};
-use level::Backend;
+pub(crate) use level::Backend;
 pub use level::SimdLevel;
 use simd::{
     AddScaled, Backward, BackwardMasked, BceSum, BceY, CopyKernel, Forward, Map1, Map3, Softmax,
@@ -221,6 +221,11 @@ impl Kernels {
     #[must_use]
     pub fn level(self) -> SimdLevel {
         self.backend.level()
+    }
+
+    /// pulp's token for the level (for the other kernels of the crate: `packed`).
+    pub(crate) fn backend(self) -> Backend {
+        self.backend
     }
 
     /// `out[i] = f(x[i])`.

@@ -9,6 +9,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
+mod packed;
 mod scratch;
 mod upper_state;
 mod vmath;

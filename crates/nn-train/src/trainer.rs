@@ -97,17 +97,7 @@ impl<T: Float> Trainer<T> {
     /// neither empty, one rate, nor one rate per hidden layer, and [`Error::ImageFeatures`] for a
     /// [`TrainConfig::random_shift`] whose images are not the network's inputs.
     pub fn new(net: &Network<T>, config: TrainConfig) -> Result<Self, Error> {
-        config.validate()?;
-        if let Some(shift) = config.random_shift {
-            shift.check_features(net.n_inputs())?;
-        }
-        if config.label_smoothing > 0.0 && net.loss_kind() != nn_core::Loss::SoftmaxCrossEntropy {
-            return Err(Error::InvalidHyperparameter {
-                name: "label_smoothing",
-                value: config.label_smoothing,
-                expected: "0 for a network without a softmax cross-entropy output",
-            });
-        }
+        config.validate_for(net)?;
         let dropout = config.dropout_for(net)?;
         let optimizer = Optimizer::new(config.optimizer, net)?;
         let scheduler = LrScheduler::new(config.learning_rate, config.schedule)?;
@@ -182,14 +172,23 @@ impl<T: Float> Trainer<T> {
 
     /// A trainer that continues a saved run exactly where it stopped.
     ///
+    /// The state carries the options that shape the training data, random shifts and label
+    /// smoothing: `config` may leave them unset (the state's are taken) or restate them, not
+    /// contradict them (see [`TrainerState::resume_config`]). The trainer's
+    /// [`config`](Trainer::config) is the one it trains with, those options included.
+    ///
     /// # Errors
-    /// Those of [`Trainer::new`], and [`Error::StateSize`], [`Error::StateValue`] or
-    /// [`Error::LayerShape`] if the state does not fit the network or the configuration.
+    /// Those of [`Trainer::new`], [`Error::ResumeRandomShift`] or
+    /// [`Error::ResumeLabelSmoothing`] if `config` sets random shifts or a label smoothing other
+    /// than the state's, and [`Error::StateSize`], [`Error::StateValue`]
+    /// or [`Error::LayerShape`] if the state does not fit the network or the configuration.
     pub fn resume(
         net: &Network<T>,
         config: TrainConfig,
         state: TrainerState<T>,
     ) -> Result<Self, Error> {
+        config.validate()?;
+        let config = state.resume_config(config)?;
         let mut trainer = Trainer::new(net, config)?;
         trainer.optimizer = Optimizer::from_state(trainer.config.optimizer, net, state.optimizer)?;
         trainer.scheduler = LrScheduler::from_state(
@@ -224,6 +223,8 @@ impl<T: Float> Trainer<T> {
             history: self.history.clone(),
             early_stopping: self.early.clone(),
             epoch_progress: self.progress.clone(),
+            random_shift: self.config.random_shift,
+            label_smoothing: self.config.label_smoothing,
         }
     }
 

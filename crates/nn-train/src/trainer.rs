@@ -630,7 +630,9 @@ impl<T: Float> Trainer<T> {
     /// An observer that stops training after a batch that does not end its epoch leaves that
     /// epoch unfinished ([`FitReport::partial_epoch`]): it is not counted, validated or recorded,
     /// and the next `fit` (or a trainer resumed from [`Trainer::state`]) finishes it, bit for bit
-    /// as an uninterrupted run would have.
+    /// as an uninterrupted run would have. With early stopping's `restore_best`, the best
+    /// epoch's parameters are put back when training ends (all epochs done, or early stopping),
+    /// not when an observer pauses it.
     ///
     /// # Errors
     /// Those of [`Trainer::run_epoch`] and of [`evaluate`] on the validation set.
@@ -713,7 +715,11 @@ impl<T: Float> Trainer<T> {
                 break;
             }
         }
-        if self.config.early_stopping.is_some_and(|es| es.restore_best) {
+        // The best epoch's parameters come back when training ends (every epoch done, or early
+        // stopping), not when an observer pauses it: a later `fit` or a resumed trainer goes on
+        // from the last step.
+        let ended = report.stopped_early || self.epoch >= self.config.epochs;
+        if ended && self.config.early_stopping.is_some_and(|es| es.restore_best) {
             self.restore_best(net)?;
         }
         Ok(report)

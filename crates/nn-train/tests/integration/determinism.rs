@@ -4,8 +4,8 @@ use nn_core::Activation;
 use nn_train::optim::OptimizerConfig;
 use nn_train::schedule::Schedule;
 use nn_train::{
-    BatchReport, Control, Error, NoObserver, Observer, Parallelism, RandomShift, TrainConfig,
-    Trainer,
+    BatchReport, Control, EarlyStopping, Error, NoObserver, Observer, Parallelism, RandomShift,
+    TrainConfig, Trainer,
 };
 
 use crate::support::{bits, blobs, classifier};
@@ -301,4 +301,26 @@ fn a_resume_that_contradicts_the_random_shifts_or_label_smoothing_is_a_typed_err
         Trainer::resume(&net, config(1), bad),
         Err(Error::InvalidHyperparameter { name: "label_smoothing", .. })
     ));
+}
+
+#[test]
+fn an_observer_pausing_fit_with_restore_best_leaves_the_parameters_where_training_is() {
+    // Early stopping with `restore_best` puts the best epoch's parameters back when training
+    // ends. An observer that pauses `fit` in the middle of an epoch does not end it: the
+    // parameters must stay those of the last step, or the resumed run differs from an
+    // uninterrupted one (they were the best epoch's, undoing the paused epoch's steps).
+    let data = blobs::<f32>(230, 40, 4, 3);
+    let make = || config(2).with_epochs(3).with_early_stopping(EarlyStopping::new(10));
+    let start = classifier::<f32>(&[40, 32, 4], Activation::Relu, 5);
+    let mut straight = start.clone();
+    let mut reference = Trainer::new(&straight, make()).unwrap();
+    reference.fit(&mut straight, &data, Some(&data), &mut NoObserver).unwrap();
+
+    let mut net = start.clone();
+    let mut first = Trainer::new(&net, make()).unwrap();
+    let report = first.fit(&mut net, &data, Some(&data), &mut StopAt { epoch: 1, stop_after: 1 });
+    assert!(report.unwrap().partial_epoch.is_some());
+    let mut resumed = Trainer::resume(&net, make(), first.state()).unwrap();
+    resumed.fit(&mut net, &data, Some(&data), &mut NoObserver).unwrap();
+    assert!(bits(&net) == bits(&straight), "paused and resumed with restore_best differs");
 }

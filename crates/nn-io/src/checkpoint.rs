@@ -76,6 +76,7 @@ fn check_training<T: StoredFloat>(
     Optimizer::from_state(config.optimizer, net, state.optimizer.clone()).map_err(invalid)?;
     LrScheduler::from_state(config.learning_rate, config.schedule, state.schedule)
         .map_err(invalid)?;
+    state.early_stopping.validate().map_err(invalid)?;
     if let Some(best) = &state.early_stopping.best_params {
         check_best_params(net, best).map_err(invalid)?;
     }

@@ -26,6 +26,27 @@ pub struct EarlyStoppingState<T> {
     pub best_params: Option<Vec<Vec<T>>>,
 }
 
+impl<T> EarlyStoppingState<T> {
+    /// Checks what training itself could never produce: a NaN best loss (it starts at +∞ and
+    /// only ever takes a monitored loss lower than itself, which a NaN never is). A NaN would
+    /// stop every later epoch from counting as an improvement.
+    ///
+    /// # Errors
+    /// [`Error::StateValue`] for a NaN `best_loss`.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.best_loss.is_nan() {
+            return Err(Error::StateValue {
+                what: "early stopping's best loss",
+                layer_idx: None,
+                index: 0,
+                value: self.best_loss,
+                expected: "a loss, or +∞ before the first epoch",
+            });
+        }
+        Ok(())
+    }
+}
+
 impl<T> Default for EarlyStoppingState<T> {
     fn default() -> Self {
         EarlyStoppingState {

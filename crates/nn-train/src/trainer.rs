@@ -196,6 +196,7 @@ impl<T: Float> Trainer<T> {
             trainer.config.schedule,
             state.schedule,
         )?;
+        state.early_stopping.validate()?;
         if let Some(best) = &state.early_stopping.best_params {
             check_best_params(net, best)?;
         }

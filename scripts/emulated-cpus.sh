@@ -47,16 +47,6 @@ skipped=(
     "nn-train train::two_spirals_reach_99_percent_training_accuracy"
 )
 
-# Left out on CPUs without AVX2 + FMA only: there the Predictor's product (nn_linalg::packed, one
-# fused multiply-add per term) runs pulp's scalar level, whose multiply-add is libm's fma(): a
-# function call per term, done in software by glibc without FMA. 140 s and 225 s under emulation.
-# The portable kernel's bits are checked on every level by nn-linalg's packed tests (which run
-# here), and natively by these.
-skipped_scalar=(
-    "nn-core inference::outputs_are_the_same_bits_for_any_chunk_size_and_thread_count"
-    "nn-core inference::predictor_gives_the_reference_bits_and_the_forward_pass_within_rounding"
-)
-
 # Tests that fail because of known bugs on CPUs without AVX2 + FMA (the `scalar` ones): they run,
 # and must fail, so that a fix is noticed (remove the line then).
 #   faer 0.24 sends those CPUs' products to the `gemm` crate, which allocates on every call
@@ -163,7 +153,7 @@ fi
 # check MODEL SIMD: everything above under one emulated CPU; its failures go to $tmp/MODEL.failures
 # and a line of summary to $tmp/MODEL.summary.
 check() {
-    local model=$1 simd=$2 failures=() line expected t crate executable skip left_out must_fail threads log code
+    local model=$1 simd=$2 failures=() line expected t crate executable skip must_fail threads log code
     local result failed name same cpu_started
     printf '\n=== %s (expected simd=%s)\n' "$model" "$simd"
     cpu_started=$(date +%s)
@@ -177,9 +167,7 @@ check() {
     for t in "${tests[@]}"; do
         read -r crate executable <<<"$t"
         skip=()
-        left_out=("${skipped[@]}")
-        if [ "$simd" = scalar ]; then left_out+=("${skipped_scalar[@]}"); fi
-        for s in "${left_out[@]}"; do
+        for s in "${skipped[@]}"; do
             [ "${s%% *}" = "$crate" ] && skip+=(--skip "${s#* }")
         done
         must_fail=()

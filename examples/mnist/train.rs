@@ -147,8 +147,17 @@ fn saved_of<T: StoredFloat>(c: &Checkpoint<T>) -> Saved {
         }),
         schedule: extra("schedule").and_then(|n| ScheduleName::from_str(n, true).ok()),
         preset: extra("preset").map(str::to_owned),
-        shift: extra("shift").and_then(|v| v.parse().ok()).unwrap_or(0),
-        label_smoothing: extra("label_smoothing").and_then(|v| v.parse().ok()).unwrap_or(0.0),
+        // A checkpoint of format 3 stores both options; one of an older format stored neither,
+        // and this program kept them in the metadata.
+        shift: match c.config.random_shift {
+            Some(shift) => shift.max_shift(),
+            None => extra("shift").and_then(|v| v.parse().ok()).unwrap_or(0),
+        },
+        label_smoothing: if c.config.label_smoothing > 0.0 {
+            c.config.label_smoothing
+        } else {
+            extra("label_smoothing").and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        },
     }
 }
 
@@ -294,7 +303,11 @@ fn prepare<T: StoredFloat>(
         },
     )?;
 
-    let random_shift = random_shift(settings.shift, image_shape)?;
+    let random_shift = match checkpoint.and_then(|c| c.config.random_shift) {
+        // The checkpoint's shifts, of the images it was trained on.
+        Some(shift) => Some(check_saved_shift(shift, image_shape)?),
+        None => random_shift(settings.shift, image_shape)?,
+    };
 
     // The data as numbers.
     let train_full = data::to_dataset::<T>(&raw.train, split.limit, classes.n())?;
@@ -375,11 +388,14 @@ fn train_as<T: StoredFloat + DistFloat>(
             // The schedule is rebuilt for the (possibly longer) run, exactly as a run started
             // with this many epochs would have built it.
             config.schedule = schedule(settings.schedule, settings.epochs, steps_per_epoch);
-            // The checkpoint format keeps neither augmentation nor label smoothing: they come
-            // back from the metadata.
-            config.random_shift = random_shift;
-            config.label_smoothing = settings.label_smoothing;
-            let trainer = Trainer::resume(&c.network, config, c.state)?;
+            // A checkpoint of format 3 holds its random shifts and label smoothing, in its
+            // configuration and its state, and the trainer continues with them. One of an older
+            // format held neither (they load as off): they come back from its metadata, into
+            // the state, from which the trainer takes them.
+            let mut state = c.state;
+            state.random_shift = random_shift;
+            state.label_smoothing = settings.label_smoothing;
+            let trainer = Trainer::resume(&c.network, config, state)?;
             (c.network, trainer)
         }
         None => {
@@ -491,6 +507,19 @@ fn check_resumable<T: StoredFloat>(
         );
     }
     Ok(())
+}
+
+/// The random shifts stored in a checkpoint, which must be of images of `[rows, cols]` pixels
+/// (the network's inputs are checked before: only the shape can differ).
+fn check_saved_shift(shift: RandomShift, [rows, cols]: [usize; 2]) -> Result<RandomShift> {
+    if [shift.height(), shift.width()] != [rows, cols] {
+        bail!(
+            "--resume: the checkpoint shifts images of {} × {} pixels, but the images of --data are {rows} × {cols}: resume on the data it was trained on",
+            shift.height(),
+            shift.width()
+        );
+    }
+    Ok(shift)
 }
 
 /// The augmentation of `--shift` for images of `[rows, cols]` pixels (none for 0), refused in
@@ -704,6 +733,49 @@ mod tests {
         assert_eq!((shift.height(), shift.width(), shift.max_shift()), (28, 20, 2));
         let msg = random_shift(20, [28, 20]).unwrap_err().to_string();
         assert_eq!(msg, "--shift 20: the images are 28 × 20 pixels: pass a --shift below 20");
+    }
+
+    /// A checkpoint of a run on 3 × 4 images with `config`'s options and `extra` metadata.
+    fn checkpoint(config: TrainConfig, extra: &[(&str, &str)]) -> Checkpoint<f32> {
+        let net: Network<f32> = Network::builder(12, Loss::SoftmaxCrossEntropy)
+            .layer(3, Activation::Identity)
+            .build(&mut ChaCha8Rng::seed_from_u64(0))
+            .unwrap();
+        let trainer = Trainer::new(&net, config).unwrap();
+        let extra = extra.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())).collect();
+        Checkpoint::of(&net, &trainer, ModelMetadata { class_names: vec![], extra })
+    }
+
+    #[test]
+    fn a_checkpoint_s_stored_options_are_its_settings_and_older_ones_come_from_the_metadata() {
+        let base = TrainConfig::new(8, 0.1, nn::train::optim::OptimizerConfig::adam());
+        let shift = RandomShift::new(3, 4, 2).unwrap();
+        // Format 3: stored in the configuration, whatever the metadata says (nothing here).
+        let stored =
+            checkpoint(base.clone().with_random_shift(shift).with_label_smoothing(0.1), &[]);
+        let saved = saved_of(&stored);
+        assert_eq!((saved.shift, saved.label_smoothing), (2, 0.1));
+        // As this program writes it: the metadata agrees.
+        let both = [("shift", "2"), ("label_smoothing", "0.1")];
+        let agreeing =
+            checkpoint(base.clone().with_random_shift(shift).with_label_smoothing(0.1), &both);
+        assert_eq!(saved_of(&agreeing), saved);
+        // Older formats loaded without them: the metadata has them.
+        let older = saved_of(&checkpoint(base.clone(), &both));
+        assert_eq!((older.shift, older.label_smoothing), (2, 0.1));
+        let neither = saved_of(&checkpoint(base, &[]));
+        assert_eq!((neither.shift, neither.label_smoothing), (0, 0.0));
+    }
+
+    #[test]
+    fn a_stored_shift_of_other_images_is_refused() {
+        let shift = RandomShift::new(28, 28, 2).unwrap();
+        assert_eq!(check_saved_shift(shift, [28, 28]).unwrap(), shift);
+        let msg = check_saved_shift(shift, [14, 56]).unwrap_err().to_string();
+        assert_eq!(
+            msg,
+            "--resume: the checkpoint shifts images of 28 × 28 pixels, but the images of --data are 14 × 56: resume on the data it was trained on"
+        );
     }
 
     #[test]

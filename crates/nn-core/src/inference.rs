@@ -23,7 +23,9 @@ use crate::{Error, MAX_BATCH, Network};
 /// **Determinism:** a sample's outputs are the same bits whatever the thread count, the chunk size
 /// and the number of samples predicted together, and the same bits at every SIMD level (AVX-512,
 /// AVX2 + FMA, NEON, portable): each pre-activation is F1's sum term by term in the order of k,
-/// one fused multiply-add per term (`nn_linalg::packed`), and the element-wise kernels compute
+/// one fused multiply-add per term (`nn_linalg::packed`; on a CPU without FMA, x86-64 before
+/// AVX2 or wasm32, the product and the sum are rounded apart: still the same bits for any batch
+/// there, not a FMA CPU's), and the element-wise kernels compute
 /// each value independently of its neighbours (`nn_linalg::vmath`, whose f32 activations and
 /// softmax may round differently on another level, within their documented errors). Tested with
 /// 1 to 4 threads and chunks of 1 to 1000 samples. These are not the bits of

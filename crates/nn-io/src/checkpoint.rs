@@ -3,12 +3,18 @@
 //!
 //! # Payload
 //! ```text
-//! checkpoint payload = model section (as in a model file: see the model module),
-//!                      then the training record of the file's format version:
-//!                      TrainingRecordV1<T> or TrainingRecordV2<T> = { config, state }
+//! checkpoint payload = model section (as in a model file: see the model module; version 3
+//!                      holds version 2's), then the training record of the file's format
+//!                      version: TrainingRecordV1<T>, V2<T> or V3<T> = { config, state }
 //! ```
 //! The records are nn-io's own (see `records::training`), converted to and from `nn-train`'s
 //! `TrainConfig` and `TrainerState`: a change to those public types changes no file.
+//!
+//! Version 3 (written since random shifts and label smoothing exist) stores both options with
+//! the rest of the configuration, so a resume trains on the same data as the run it continues;
+//! a loaded checkpoint has them in its configuration and in its state (which
+//! [`Trainer::resume`] takes them from when the caller's configuration leaves them unset).
+//! Versions 1 and 2 stored neither: they load as off.
 
 use std::path::Path;
 
@@ -19,8 +25,8 @@ use nn_train::{TrainConfig, Trainer, TrainerState};
 
 use crate::atomic::write_atomic;
 use crate::format;
-use crate::model::{ModelMetadata, decode_model_section, encode_model_section, read, unsupported};
-use crate::records::training::{TrainingRecordV1, TrainingRecordV2};
+use crate::model::{ModelMetadata, decode_model_section, encode_model_section, read};
+use crate::records::training::{TrainingRecordV1, TrainingRecordV2, TrainingRecordV3};
 use crate::{CheckpointError, Error, FileKind, StoredFloat};
 
 /// A training checkpoint: a network, how it is trained, where training stands, and metadata.
@@ -31,7 +37,8 @@ use crate::{CheckpointError, Error, FileKind, StoredFloat};
 pub struct Checkpoint<T: Float> {
     /// The network's current parameters.
     pub network: Network<T>,
-    /// The training configuration.
+    /// The training configuration (random shifts and label smoothing included, from format
+    /// version 3 on).
     pub config: TrainConfig,
     /// The trainer's state: epoch, optimizer moments, schedule, random generator, history.
     pub state: TrainerState<T>,
@@ -62,11 +69,14 @@ fn check_training<T: StoredFloat>(
     state: &TrainerState<T>,
 ) -> Result<(), CheckpointError> {
     let invalid = CheckpointError::InvalidState;
-    config.validate().map_err(invalid)?;
-    config.dropout_for(net).map_err(invalid)?;
+    // The configuration a resume trains with: the state's random shifts and label smoothing
+    // where `config` leaves them unset, and no contradiction between the two.
+    let config = state.resume_config(config.clone()).map_err(invalid)?;
+    config.validate_for(net).map_err(invalid)?;
     Optimizer::from_state(config.optimizer, net, state.optimizer.clone()).map_err(invalid)?;
     LrScheduler::from_state(config.learning_rate, config.schedule, state.schedule)
         .map_err(invalid)?;
+    state.early_stopping.validate().map_err(invalid)?;
     if let Some(best) = &state.early_stopping.best_params {
         check_best_params(net, best).map_err(invalid)?;
     }
@@ -116,8 +126,10 @@ fn check_best_params<T: StoredFloat>(
 ///
 /// # Errors
 /// [`CheckpointError::Invalid`] for a non-finite parameter, [`CheckpointError::ClassNames`],
-/// and [`CheckpointError::InvalidState`] if the configuration is invalid or the state does not
-/// fit the network: nothing is written that would not load.
+/// and [`CheckpointError::InvalidState`] if the configuration is invalid, contradicts the
+/// state's random shifts or label smoothing, or the state does not fit the network: nothing is
+/// written that would not load. Random shifts and label smoothing are written as a resume
+/// would train with them (the state's where the configuration leaves them unset).
 pub fn encode_checkpoint<T: StoredFloat>(
     checkpoint: &Checkpoint<T>,
 ) -> Result<Vec<u8>, CheckpointError> {
@@ -125,7 +137,7 @@ pub fn encode_checkpoint<T: StoredFloat>(
     check_training(network, config, state)?;
     let mut payload = Vec::new();
     encode_model_section(network, metadata, &mut payload)?;
-    format::encode_into(&TrainingRecordV2::of(config, state)?, &mut payload)?;
+    format::encode_into(&TrainingRecordV3::of(config, state)?, &mut payload)?;
     Ok(format::seal(FileKind::Checkpoint, &payload))
 }
 
@@ -141,13 +153,14 @@ pub fn decode_checkpoint<T: StoredFloat>(bytes: &[u8]) -> Result<Checkpoint<T>, 
     if c.kind != FileKind::Checkpoint {
         return Err(CheckpointError::WrongKind { expected: FileKind::Checkpoint, found: c.kind });
     }
-    let (model, used) = decode_model_section::<T>(c.payload, c.version)?;
+    let (model, used) = decode_model_section::<T>(&c)?;
     let rest = c.payload.get(used..).unwrap_or_default();
     // Every version this build writes or ever wrote gets its arm here.
     let (config, state) = match c.version {
         1 => format::decode_exact::<TrainingRecordV1<T>>(rest)?.get()?,
         2 => format::decode_exact::<TrainingRecordV2<T>>(rest)?.get()?,
-        found => return Err(unsupported(found)),
+        3 => format::decode_exact::<TrainingRecordV3<T>>(rest)?.get()?,
+        found => return Err(format::unsupported(c.kind, found)),
     };
     check_training(&model.network, &config, &state)?;
     Ok(Checkpoint { network: model.network, config, state, metadata: model.metadata })

@@ -4,7 +4,8 @@
 //! ```text
 //! offset  size  content
 //! 0       8     magic: "NNMODEL\0" (model file) or "NNCKPT\0\0" (training checkpoint)
-//! 8       4     format version, u32 little-endian (1 or 2; this build writes 2)
+//! 8       4     format version, u32 little-endian (model files: 1 or 2, this build writes 2;
+//!               checkpoints: 1 to 3, this build writes 3)
 //! 12      8     payload length in bytes, u64 little-endian
 //! 20      4     CRC-32 (IEEE 802.3, as zlib and gzip) of the payload, u32 little-endian
 //! 24      ...   the payload, exactly as long as the header says
@@ -12,6 +13,10 @@
 //!
 //! Every check runs before anything is decoded: the magic bytes, the version, the length against
 //! the bytes really present (so a lying header costs nothing), then the checksum.
+//!
+//! Each kind of file has its own current version, raised only when its own content changes:
+//! version 3 changed the training section alone, so model files stay at version 2 (and older
+//! builds keep reading them), and a version-3 checkpoint's model section is version 2's.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,8 +27,12 @@ use crate::{CheckpointError, FileKind};
 pub(crate) const MODEL_MAGIC: [u8; 8] = *b"NNMODEL\0";
 /// The magic bytes of a training checkpoint.
 pub(crate) const CHECKPOINT_MAGIC: [u8; 8] = *b"NNCKPT\0\0";
-/// The format version this build writes; it reads every version from 1 to this one.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+/// The format version of the model files this build writes; it reads every version from 1 to
+/// this one.
+pub(crate) const MODEL_VERSION: u32 = 2;
+/// The format version of the training checkpoints this build writes; it reads every version
+/// from 1 to this one.
+pub(crate) const CHECKPOINT_VERSION: u32 = 3;
 /// Magic bytes, version, payload length and checksum.
 pub(crate) const HEADER_LEN: usize = 24;
 
@@ -31,7 +40,8 @@ pub(crate) const HEADER_LEN: usize = 24;
 #[derive(Debug)]
 pub(crate) struct Container<'a> {
     pub(crate) kind: FileKind,
-    /// The format version, between 1 and [`FORMAT_VERSION`]: it selects the payload's decoder.
+    /// The format version, between 1 and the kind's [`current_version`]: it selects the
+    /// payload's decoder.
     pub(crate) version: u32,
     pub(crate) payload: &'a [u8],
 }
@@ -43,11 +53,19 @@ fn magic(kind: FileKind) -> [u8; 8] {
     }
 }
 
-/// The bytes of a file of `kind` holding `payload`, at the current format version.
+/// The format version that this build writes for files of `kind`, and the newest it reads.
+pub(crate) fn current_version(kind: FileKind) -> u32 {
+    match kind {
+        FileKind::Model => MODEL_VERSION,
+        FileKind::Checkpoint => CHECKPOINT_VERSION,
+    }
+}
+
+/// The bytes of a file of `kind` holding `payload`, at the kind's current format version.
 pub(crate) fn seal(kind: FileKind, payload: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
     bytes.extend_from_slice(&magic(kind));
-    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&current_version(kind).to_le_bytes());
     bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     bytes.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
     bytes.extend_from_slice(payload);
@@ -91,11 +109,8 @@ pub(crate) fn check_header(
     let (version, rest) = rest.split_at(4);
     let (len, crc) = rest.split_at(8);
     let version = u32::from_le_bytes(version.try_into().unwrap_or_default());
-    if !(1..=FORMAT_VERSION).contains(&version) {
-        return Err(CheckpointError::UnsupportedVersion {
-            found: version,
-            supported: FORMAT_VERSION,
-        });
+    if !(1..=current_version(kind)).contains(&version) {
+        return Err(unsupported(kind, version));
     }
     let len = u64::from_le_bytes(len.try_into().unwrap_or_default());
     let expected = len.saturating_add(HEADER_LEN as u64);
@@ -106,6 +121,11 @@ pub(crate) fn check_header(
         return Err(CheckpointError::TrailingBytes { expected, found });
     }
     Ok((kind, version, u32::from_le_bytes(crc.try_into().unwrap_or_default())))
+}
+
+/// The error for a format `version` of a file of `kind` that this build does not read.
+pub(crate) fn unsupported(kind: FileKind, version: u32) -> CheckpointError {
+    CheckpointError::UnsupportedVersion { found: version, supported: current_version(kind) }
 }
 
 /// The bincode configuration of the payload: little-endian, variable-length integers.
@@ -197,7 +217,36 @@ mod tests {
         let bytes = seal(FileKind::Checkpoint, b"abc");
         assert_eq!(bytes.len(), HEADER_LEN + 3);
         let c = open(&bytes).unwrap();
-        assert_eq!((c.kind, c.version, c.payload), (FileKind::Checkpoint, 2, &b"abc"[..]));
+        assert_eq!((c.kind, c.version, c.payload), (FileKind::Checkpoint, 3, &b"abc"[..]));
+        let model = seal(FileKind::Model, b"");
+        let c = open(&model).unwrap();
+        assert_eq!((c.kind, c.version, c.payload), (FileKind::Model, 2, &b""[..]));
+    }
+
+    #[test]
+    fn each_kind_reads_the_versions_up_to_its_own() {
+        let with_version = |kind, version: u32| {
+            let mut bytes = seal(kind, b"abc");
+            bytes[8..12].copy_from_slice(&version.to_le_bytes());
+            open(&bytes).map(|c| c.version)
+        };
+        for version in 1..=3 {
+            assert_eq!(with_version(FileKind::Checkpoint, version), Ok(version));
+        }
+        assert_eq!(with_version(FileKind::Model, 2), Ok(2));
+        // Model files have no version 3: nothing in them changed.
+        assert_eq!(
+            with_version(FileKind::Model, 3),
+            Err(CheckpointError::UnsupportedVersion { found: 3, supported: 2 })
+        );
+        assert_eq!(
+            with_version(FileKind::Checkpoint, 4),
+            Err(CheckpointError::UnsupportedVersion { found: 4, supported: 3 })
+        );
+        assert_eq!(
+            with_version(FileKind::Checkpoint, 0),
+            Err(CheckpointError::UnsupportedVersion { found: 0, supported: 3 })
+        );
     }
 
     #[test]

@@ -43,7 +43,8 @@
 //! ```text
 //! offset  size  content
 //! 0       8     magic bytes: "NNMODEL\0" or "NNCKPT\0\0"
-//! 8       4     format version, u32 little-endian: 2 (1 is still read)
+//! 8       4     format version, u32 little-endian: 2 for model files, 3 for checkpoints
+//!               (every older version is still read)
 //! 12      8     payload length in bytes, u64 little-endian
 //! 20      4     CRC-32 (IEEE, as zlib and gzip) of the payload, u32 little-endian
 //! 24      ...   payload: bincode 2 (standard configuration: little-endian, varint integers)
@@ -53,7 +54,10 @@
 //! the trainer's state. Both are encoded from records private to this crate, one set per format
 //! version, converted to and from the public types of `nn-core` and `nn-train` (which have no
 //! serde support): adding a field to `TrainConfig` changes no file. The encoding is private: it
-//! appears in no public type or error.
+//! appears in no public type or error. Version 3 added the random shifts and the label
+//! smoothing to the checkpoint's configuration (a resume trains on the same data as the run it
+//! continues; older checkpoints load with both off); model files did not change and are still
+//! written as version 2.
 //!
 //! Guarantees:
 //! - **Atomic writes.** Every save writes a temporary file in the same folder, flushes it to

@@ -7,6 +7,8 @@
 //! model section      = precision: 1 byte (0: f32, 1: f64), then the model record of the file's
 //!                      format version (bincode 2, standard configuration: little-endian,
 //!                      variable-length integers): ModelRecordV1<T> or ModelRecordV2<T>
+//!                      (model files have versions 1 and 2; checkpoints of version 3 hold
+//!                      version 2's model record)
 //! ```
 //! The records are private to this crate and frozen per format version (see `records`).
 
@@ -229,34 +231,30 @@ fn split_precision(payload: &[u8]) -> Result<(Precision, &[u8]), CheckpointError
     Ok((precision, rest))
 }
 
-/// Decodes the model section at the start of a payload of format `version` as `T` (which must
-/// be its precision); returns the model and the number of payload bytes it took.
+/// Decodes the model section at the start of the payload of `c` as `T` (which must be its
+/// precision); returns the model and the number of payload bytes it took.
 pub(crate) fn decode_model_section<T: StoredFloat>(
-    payload: &[u8],
-    version: u32,
+    c: &Container<'_>,
 ) -> Result<(Model<T>, usize), CheckpointError> {
-    let (found, rest) = split_precision(payload)?;
+    let (found, rest) = split_precision(c.payload)?;
     if found != T::PRECISION {
         return Err(CheckpointError::WrongPrecision { expected: T::PRECISION, found });
     }
-    // Every version this build writes or ever wrote gets its arm here.
-    let (model, used) = match version {
+    // Every version this build writes or ever wrote gets its arm here. Version 3 changed the
+    // training section of checkpoints only: its model section is version 2's (and model files
+    // have no version 3, which the header's check refused).
+    let (model, used) = match c.version {
         1 => {
             let (record, used) = format::decode_prefix::<ModelRecordV1<T>>(rest)?;
             (record.build()?, used)
         }
-        2 => {
+        2 | 3 => {
             let (record, used) = format::decode_prefix::<ModelRecordV2<T>>(rest)?;
             (record.build()?, used)
         }
-        found => return Err(unsupported(found)),
+        found => return Err(format::unsupported(c.kind, found)),
     };
     Ok((model, used + 1))
-}
-
-/// The error for a format version this build does not read.
-pub(crate) fn unsupported(found: u32) -> CheckpointError {
-    CheckpointError::UnsupportedVersion { found, supported: format::FORMAT_VERSION }
 }
 
 /// Checks that a model section ends the payload of a model file; a checkpoint's goes on with
@@ -297,11 +295,11 @@ pub fn decode_model(bytes: &[u8]) -> Result<LoadedModel, CheckpointError> {
     let (precision, _) = split_precision(c.payload)?;
     let (network, metadata, used) = match precision {
         Precision::F32 => {
-            let (m, used) = decode_model_section::<f32>(c.payload, c.version)?;
+            let (m, used) = decode_model_section::<f32>(&c)?;
             (AnyNetwork::F32(m.network), m.metadata, used)
         }
         Precision::F64 => {
-            let (m, used) = decode_model_section::<f64>(c.payload, c.version)?;
+            let (m, used) = decode_model_section::<f64>(&c)?;
             (AnyNetwork::F64(m.network), m.metadata, used)
         }
     };
@@ -316,7 +314,7 @@ pub fn decode_model(bytes: &[u8]) -> Result<LoadedModel, CheckpointError> {
 /// network of the other float type (use [`decode_model`] and [`AnyNetwork::cast`] to convert).
 pub fn decode_model_as<T: StoredFloat>(bytes: &[u8]) -> Result<Model<T>, CheckpointError> {
     let c = format::open(bytes)?;
-    let (model, used) = decode_model_section::<T>(c.payload, c.version)?;
+    let (model, used) = decode_model_section::<T>(&c)?;
     check_model_end(&c, used)?;
     Ok(model)
 }

@@ -351,6 +351,32 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// Checks that this configuration can train `net`: every value ([`TrainConfig::validate`]),
+    /// the dropout list against the hidden layers, random shifts of images that are `net`'s
+    /// inputs, and label smoothing only with a softmax cross-entropy output. What
+    /// [`Trainer::new`](crate::Trainer::new) checks before it builds anything.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperparameter`] for a bad value (label smoothing included, on a network
+    /// without a softmax cross-entropy output), [`nn_core::Error::DropoutRates`] (in
+    /// [`Error::Core`]) for a dropout list of another length, and [`Error::ImageFeatures`] for
+    /// a [`TrainConfig::random_shift`] whose images are not `net`'s inputs.
+    pub fn validate_for<T: Float>(&self, net: &Network<T>) -> Result<(), Error> {
+        self.validate()?;
+        self.dropout_for(net)?;
+        if let Some(shift) = self.random_shift {
+            shift.check_features(net.n_inputs())?;
+        }
+        if self.label_smoothing > 0.0 && net.loss_kind() != nn_core::Loss::SoftmaxCrossEntropy {
+            return Err(Error::InvalidHyperparameter {
+                name: "label_smoothing",
+                value: self.label_smoothing,
+                expected: "0 for a network without a softmax cross-entropy output",
+            });
+        }
+        Ok(())
+    }
+
     /// The dropout of `net`'s hidden layers: none, one rate for all, or one rate each.
     ///
     /// # Errors

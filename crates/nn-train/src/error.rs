@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use nn_linalg::Shape;
 
+use crate::augment::RandomShift;
 use crate::data::Task;
 
 /// Everything that can go wrong while configuring or running training. Each variant carries what
@@ -179,6 +180,32 @@ pub enum Error {
         /// What would have been accepted.
         expected: &'static str,
     },
+    /// Random shifts in the configuration given to [`Trainer::resume`](crate::Trainer::resume)
+    /// that are not those of the run it resumes (see
+    /// [`TrainerState::resume_config`](crate::TrainerState::resume_config)).
+    #[error(
+        "the configuration's random shifts ({}) contradict the run resumed, which trains with {}: leave them unset to continue the run as it was",
+        show_shift(Some(*found)),
+        show_shift(*expected)
+    )]
+    ResumeRandomShift {
+        /// The state's shifts (`None`: the run trains without).
+        expected: Option<RandomShift>,
+        /// The configuration's.
+        found: RandomShift,
+    },
+    /// A label smoothing in the configuration given to
+    /// [`Trainer::resume`](crate::Trainer::resume) that is not that of the run it resumes (see
+    /// [`TrainerState::resume_config`](crate::TrainerState::resume_config)).
+    #[error(
+        "the configuration's label smoothing ({found}) contradicts the run resumed, which trains with {expected}: leave it unset to continue the run as it was"
+    )]
+    ResumeLabelSmoothing {
+        /// The state's ε (0: the run trains without).
+        expected: f64,
+        /// The configuration's.
+        found: f64,
+    },
     /// Parameters or gradients of another shape than an optimizer was built for.
     #[error(
         "layer {layer_idx}: the optimizer was built for a Θ of {expected}, the {what} is {found}"
@@ -251,6 +278,20 @@ pub enum Error {
         /// Why rayon could not build the pool.
         source: ThreadPoolError,
     },
+}
+
+/// Random shifts in words, for messages.
+fn show_shift(shift: Option<RandomShift>) -> String {
+    match shift {
+        Some(s) => format!(
+            "shifts of up to {} pixel{} of {} × {} images",
+            s.max_shift(),
+            if s.max_shift() == 1 { "" } else { "s" },
+            s.height(),
+            s.width()
+        ),
+        None => "none".to_owned(),
+    }
 }
 
 fn at_layer(layer_idx: Option<usize>) -> String {

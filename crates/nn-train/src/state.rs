@@ -7,6 +7,8 @@
 use nn_core::rng::{ChaCha8Rng, SeedableRng};
 
 use crate::Error;
+use crate::augment::RandomShift;
+use crate::config::TrainConfig;
 use crate::optim::OptimizerState;
 use crate::report::EpochReport;
 use crate::schedule::ScheduleState;
@@ -22,6 +24,27 @@ pub struct EarlyStoppingState<T> {
     pub bad_epochs: usize,
     /// The parameters of the best epoch (every Θ, column-major), kept when `restore_best` is on.
     pub best_params: Option<Vec<Vec<T>>>,
+}
+
+impl<T> EarlyStoppingState<T> {
+    /// Checks what training itself could never produce: a NaN best loss (it starts at +∞ and
+    /// only ever takes a monitored loss lower than itself, which a NaN never is). A NaN would
+    /// stop every later epoch from counting as an improvement.
+    ///
+    /// # Errors
+    /// [`Error::StateValue`] for a NaN `best_loss`.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.best_loss.is_nan() {
+            return Err(Error::StateValue {
+                what: "early stopping's best loss",
+                layer_idx: None,
+                index: 0,
+                value: self.best_loss,
+                expected: "a loss, or +∞ before the first epoch",
+            });
+        }
+        Ok(())
+    }
 }
 
 impl<T> Default for EarlyStoppingState<T> {
@@ -120,7 +143,14 @@ impl EpochProgress {
 }
 
 /// Everything a training run needs to continue bit-identically: with the network's parameters
-/// and the [`TrainConfig`](crate::TrainConfig), this is a training checkpoint.
+/// and the [`TrainConfig`], this is a training checkpoint.
+///
+/// Besides the counters and buffers, it holds the options of the configuration that shape the
+/// training data itself, [`random_shift`](TrainerState::random_shift) and
+/// [`label_smoothing`](TrainerState::label_smoothing): a resume that left them out of its
+/// configuration would train on other data without a word, so
+/// [`Trainer::resume`](crate::Trainer::resume) takes them from here (see
+/// [`TrainerState::resume_config`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainerState<T> {
     /// Epochs completed.
@@ -139,4 +169,65 @@ pub struct TrainerState<T> {
     pub early_stopping: EarlyStoppingState<T>,
     /// The epoch an observer stopped after one of its batches, if any.
     pub epoch_progress: Option<EpochProgress>,
+    /// The random shifts the run trains with ([`TrainConfig::random_shift`]).
+    pub random_shift: Option<RandomShift>,
+    /// The label smoothing ε the run trains with ([`TrainConfig::label_smoothing`]).
+    pub label_smoothing: f64,
+}
+
+impl<T> TrainerState<T> {
+    /// The configuration that a resume of this state trains with: `config`, with this state's
+    /// [`random_shift`](TrainerState::random_shift) and
+    /// [`label_smoothing`](TrainerState::label_smoothing) where `config` leaves them unset
+    /// (`None` and 0, the defaults). So a caller who resumes with a configuration of its own
+    /// need not repeat them, and continues exactly as the run would have.
+    ///
+    /// A value that `config` does set must be the state's: another one would silently train
+    /// differently from the run resumed. To change them on purpose, change the state's fields
+    /// (a value set to the default in the state is then taken from `config` as given).
+    ///
+    /// ```
+    /// use nn_core::rng::{ChaCha8Rng, SeedableRng};
+    /// use nn_core::{Activation, Loss, Network};
+    /// use nn_train::optim::OptimizerConfig;
+    /// use nn_train::{Error, RandomShift, TrainConfig, Trainer};
+    ///
+    /// // A run on 4 × 4 images, shifted by up to 1 pixel, with label smoothing 0.1.
+    /// let net: Network<f32> = Network::builder(16, Loss::SoftmaxCrossEntropy)
+    ///     .layer(3, Activation::Identity)
+    ///     .build(&mut ChaCha8Rng::seed_from_u64(0))?;
+    /// let config = TrainConfig::new(8, 0.1, OptimizerConfig::sgd());
+    /// let shift = RandomShift::new(4, 4, 1)?;
+    /// let run = Trainer::new(&net, config.clone().with_random_shift(shift).with_label_smoothing(0.1))?;
+    /// let state = run.state();
+    ///
+    /// // Resumed with a configuration that does not repeat them: the state's are taken.
+    /// let resumed = state.resume_config(config.clone())?;
+    /// assert_eq!((resumed.random_shift, resumed.label_smoothing), (Some(shift), 0.1));
+    /// // One that contradicts them is refused.
+    /// assert!(matches!(
+    ///     state.resume_config(config.with_label_smoothing(0.2)),
+    ///     Err(Error::ResumeLabelSmoothing { expected: 0.1, found: 0.2 })
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ResumeRandomShift`] or [`Error::ResumeLabelSmoothing`] if `config` sets random
+    /// shifts or a label smoothing other than the state's.
+    pub fn resume_config(&self, mut config: TrainConfig) -> Result<TrainConfig, Error> {
+        match (config.random_shift, self.random_shift) {
+            (None, saved) => config.random_shift = saved,
+            (Some(given), Some(saved)) if given == saved => {}
+            (Some(found), expected) => return Err(Error::ResumeRandomShift { expected, found }),
+        }
+        let (found, expected) = (config.label_smoothing, self.label_smoothing);
+        if found == 0.0 {
+            config.label_smoothing = expected;
+        } else if found.to_bits() != expected.to_bits() {
+            // Bits, not values: the same NaN is no contradiction (`validate` refuses it).
+            return Err(Error::ResumeLabelSmoothing { expected, found });
+        }
+        Ok(config)
+    }
 }

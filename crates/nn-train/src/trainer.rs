@@ -97,17 +97,7 @@ impl<T: Float> Trainer<T> {
     /// neither empty, one rate, nor one rate per hidden layer, and [`Error::ImageFeatures`] for a
     /// [`TrainConfig::random_shift`] whose images are not the network's inputs.
     pub fn new(net: &Network<T>, config: TrainConfig) -> Result<Self, Error> {
-        config.validate()?;
-        if let Some(shift) = config.random_shift {
-            shift.check_features(net.n_inputs())?;
-        }
-        if config.label_smoothing > 0.0 && net.loss_kind() != nn_core::Loss::SoftmaxCrossEntropy {
-            return Err(Error::InvalidHyperparameter {
-                name: "label_smoothing",
-                value: config.label_smoothing,
-                expected: "0 for a network without a softmax cross-entropy output",
-            });
-        }
+        config.validate_for(net)?;
         let dropout = config.dropout_for(net)?;
         let optimizer = Optimizer::new(config.optimizer, net)?;
         let scheduler = LrScheduler::new(config.learning_rate, config.schedule)?;
@@ -182,14 +172,23 @@ impl<T: Float> Trainer<T> {
 
     /// A trainer that continues a saved run exactly where it stopped.
     ///
+    /// The state carries the options that shape the training data, random shifts and label
+    /// smoothing: `config` may leave them unset (the state's are taken) or restate them, not
+    /// contradict them (see [`TrainerState::resume_config`]). The trainer's
+    /// [`config`](Trainer::config) is the one it trains with, those options included.
+    ///
     /// # Errors
-    /// Those of [`Trainer::new`], and [`Error::StateSize`], [`Error::StateValue`] or
-    /// [`Error::LayerShape`] if the state does not fit the network or the configuration.
+    /// Those of [`Trainer::new`], [`Error::ResumeRandomShift`] or
+    /// [`Error::ResumeLabelSmoothing`] if `config` sets random shifts or a label smoothing other
+    /// than the state's, and [`Error::StateSize`], [`Error::StateValue`]
+    /// or [`Error::LayerShape`] if the state does not fit the network or the configuration.
     pub fn resume(
         net: &Network<T>,
         config: TrainConfig,
         state: TrainerState<T>,
     ) -> Result<Self, Error> {
+        config.validate()?;
+        let config = state.resume_config(config)?;
         let mut trainer = Trainer::new(net, config)?;
         trainer.optimizer = Optimizer::from_state(trainer.config.optimizer, net, state.optimizer)?;
         trainer.scheduler = LrScheduler::from_state(
@@ -197,6 +196,7 @@ impl<T: Float> Trainer<T> {
             trainer.config.schedule,
             state.schedule,
         )?;
+        state.early_stopping.validate()?;
         if let Some(best) = &state.early_stopping.best_params {
             check_best_params(net, best)?;
         }
@@ -224,6 +224,8 @@ impl<T: Float> Trainer<T> {
             history: self.history.clone(),
             early_stopping: self.early.clone(),
             epoch_progress: self.progress.clone(),
+            random_shift: self.config.random_shift,
+            label_smoothing: self.config.label_smoothing,
         }
     }
 
@@ -629,7 +631,9 @@ impl<T: Float> Trainer<T> {
     /// An observer that stops training after a batch that does not end its epoch leaves that
     /// epoch unfinished ([`FitReport::partial_epoch`]): it is not counted, validated or recorded,
     /// and the next `fit` (or a trainer resumed from [`Trainer::state`]) finishes it, bit for bit
-    /// as an uninterrupted run would have.
+    /// as an uninterrupted run would have. With early stopping's `restore_best`, the best
+    /// epoch's parameters are put back when training ends (all epochs done, or early stopping),
+    /// not when an observer pauses it.
     ///
     /// # Errors
     /// Those of [`Trainer::run_epoch`] and of [`evaluate`] on the validation set.
@@ -712,7 +716,11 @@ impl<T: Float> Trainer<T> {
                 break;
             }
         }
-        if self.config.early_stopping.is_some_and(|es| es.restore_best) {
+        // The best epoch's parameters come back when training ends (every epoch done, or early
+        // stopping), not when an observer pauses it: a later `fit` or a resumed trainer goes on
+        // from the last step.
+        let ended = report.stopped_early || self.epoch >= self.config.epochs;
+        if ended && self.config.early_stopping.is_some_and(|es| es.restore_best) {
             self.restore_best(net)?;
         }
         Ok(report)

@@ -5,7 +5,7 @@
 //! one sample as in a batch.
 
 use nn_core::{Activation, Error, Loss, Network, Predictor, Workspace};
-use nn_linalg::packed::reference_into;
+use nn_linalg::packed::{Rounding, reference_into};
 use nn_linalg::vmath::{Act, Kernels};
 use nn_linalg::{Float, Mat, MatRef};
 
@@ -53,8 +53,9 @@ fn forward_whole<T: Float>(net: &Network<T>, x: MatRef<'_, T>) -> Mat<T> {
 }
 
 /// `h_Θ(x)` as the predictor defines it, one value at a time: each z by the scalar loop of F1's
-/// order (`acc = Θ_i0`, then `acc = Θ_ik.mul_add(a_k, acc)` for k = 1..=m), then the activation
-/// or the loss's output function (F3) by the element-wise kernels.
+/// order (`acc = Θ_i0`, then `acc = Θ_ik.mul_add(a_k, acc)` for k = 1..=m; the product and the
+/// sum rounded apart on a CPU without FMA), then the activation or the loss's output function
+/// (F3) by the element-wise kernels.
 fn reference<T: Float>(net: &Network<T>, x: MatRef<'_, T>) -> Mat<T> {
     let k = Kernels::detected();
     let b = x.ncols();
@@ -63,7 +64,8 @@ fn reference<T: Float>(net: &Network<T>, x: MatRef<'_, T>) -> Mat<T> {
     for (l, layer) in net.layers().iter().enumerate() {
         let n = layer.n_outputs();
         let mut z = Mat::<T>::zeros(n, b);
-        reference_into(layer.theta(), a.as_ref(), z.as_mut()).unwrap();
+        let rounding = Rounding::for_level(k.level());
+        reference_into(layer.theta(), a.as_ref(), z.as_mut(), rounding).unwrap();
         let mut next = Mat::<T>::zeros(n, b);
         for j in 0..b {
             let (z, out) = (z.col_as_slice(j), next.col_as_slice_mut(j));

@@ -7,14 +7,20 @@
 //! version 2: TrainingRecordV2<T> = { config: TrainConfigRecord, state: TrainerStateV2<T> }
 //!            TrainerStateV2 = version 1's + the unfinished epoch; its history's evaluations
 //!            hold the regression and multi-label metrics instead of version 1's MSE and MAE
+//! version 3: TrainingRecordV3<T> = { config: TrainConfigV3, state: TrainerStateV2<T> }
+//!            TrainConfigV3 = { TrainConfigRecord's fields,
+//!                              random_shift: Option<{ height: u64, width: u64, max_shift: u64 }>,
+//!                              label_smoothing: f64 }
 //! ```
+//! Versions 1 and 2 hold neither random shifts nor label smoothing: they load as off (the
+//! configuration's defaults), in the configuration and in the state.
 
 use nn_core::metrics::{ConfusionMatrix, MultilabelMetrics, RegressionMetrics};
 use nn_train::optim::{LayerState, OptimizerConfig, OptimizerState};
 use nn_train::schedule::{Schedule, ScheduleState};
 use nn_train::{
     EarlyStopping, EarlyStoppingState, EpochProgress, EpochReport, Evaluation, Parallelism,
-    RngState, TrainConfig, TrainerState,
+    RandomShift, RngState, TrainConfig, TrainerState,
 };
 use serde::{Deserialize, Serialize};
 
@@ -257,6 +263,32 @@ struct EpochProgressRecord {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Format version 3: random shifts and label smoothing, in the configuration.
+
+/// The training section of format version 3.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct TrainingRecordV3<T> {
+    config: TrainConfigV3,
+    state: TrainerStateV2<T>,
+}
+
+/// Version 1's configuration record, then the options that version 3 adds (serde encodes the
+/// nested record's fields in place: the same bytes as one flat record).
+#[derive(Serialize, Deserialize)]
+struct TrainConfigV3 {
+    base: TrainConfigRecord,
+    random_shift: Option<RandomShiftRecord>,
+    label_smoothing: f64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RandomShiftRecord {
+    height: u64,
+    width: u64,
+    max_shift: u64,
+}
+
+// ---------------------------------------------------------------------------------------------
 // Public types → records (the writer: the current version only).
 
 /// A value that no record of the current version holds (a variant added to a public enum
@@ -400,13 +432,8 @@ impl EvaluationV2 {
     }
 }
 
-impl<T: Clone> TrainingRecordV2<T> {
-    /// The record of a configuration and a state.
-    pub(crate) fn of(
-        config: &TrainConfig,
-        state: &TrainerState<T>,
-    ) -> Result<Self, CheckpointError> {
-        let s = state;
+impl<T: Clone> TrainerStateV2<T> {
+    fn of(s: &TrainerState<T>) -> Self {
         let history = s
             .history
             .iter()
@@ -420,54 +447,118 @@ impl<T: Clone> TrainingRecordV2<T> {
                 samples_per_s: r.samples_per_s,
             })
             .collect();
-        Ok(TrainingRecordV2 {
-            config: TrainConfigRecord::of(config)?,
-            state: TrainerStateV2 {
-                epoch: s.epoch as u64,
-                step: s.step,
-                optimizer: OptimizerStateRecord {
-                    step: s.optimizer.step,
-                    layers: s
-                        .optimizer
-                        .layers
-                        .iter()
-                        .map(|l| LayerStateRecord {
-                            momentum: l.momentum.clone(),
-                            exp_avg: l.exp_avg.clone(),
-                            exp_avg_sq: l.exp_avg_sq.clone(),
-                        })
-                        .collect(),
-                },
-                schedule: ScheduleStateRecord {
-                    epoch: s.schedule.epoch,
-                    step: s.schedule.step,
-                    lr: s.schedule.lr,
-                    best: s.schedule.best,
-                    bad_epochs: s.schedule.bad_epochs,
-                    cooldown_counter: s.schedule.cooldown_counter,
-                },
-                shuffle_rng: RngRecord::of(&s.shuffle_rng),
-                history,
-                early_stopping: EarlyStoppingStateRecord {
-                    best_loss: s.early_stopping.best_loss,
-                    best_epoch: s.early_stopping.best_epoch.map(|e| e as u64),
-                    bad_epochs: s.early_stopping.bad_epochs as u64,
-                    best_params: s.early_stopping.best_params.clone(),
-                },
-                epoch_progress: s.epoch_progress.as_ref().map(|p| EpochProgressRecord {
-                    shuffle_rng: RngRecord::of(&p.shuffle_rng),
-                    n_samples: p.n_samples as u64,
-                    batches_done: p.batches_done as u64,
-                    loss_sum: p.loss_sum,
-                    correct: p.correct as u64,
-                    seconds: p.seconds,
-                }),
+        TrainerStateV2 {
+            epoch: s.epoch as u64,
+            step: s.step,
+            optimizer: OptimizerStateRecord {
+                step: s.optimizer.step,
+                layers: s
+                    .optimizer
+                    .layers
+                    .iter()
+                    .map(|l| LayerStateRecord {
+                        momentum: l.momentum.clone(),
+                        exp_avg: l.exp_avg.clone(),
+                        exp_avg_sq: l.exp_avg_sq.clone(),
+                    })
+                    .collect(),
             },
+            schedule: ScheduleStateRecord {
+                epoch: s.schedule.epoch,
+                step: s.schedule.step,
+                lr: s.schedule.lr,
+                best: s.schedule.best,
+                bad_epochs: s.schedule.bad_epochs,
+                cooldown_counter: s.schedule.cooldown_counter,
+            },
+            shuffle_rng: RngRecord::of(&s.shuffle_rng),
+            history,
+            early_stopping: EarlyStoppingStateRecord {
+                best_loss: s.early_stopping.best_loss,
+                best_epoch: s.early_stopping.best_epoch.map(|e| e as u64),
+                bad_epochs: s.early_stopping.bad_epochs as u64,
+                best_params: s.early_stopping.best_params.clone(),
+            },
+            epoch_progress: s.epoch_progress.as_ref().map(|p| EpochProgressRecord {
+                shuffle_rng: RngRecord::of(&p.shuffle_rng),
+                n_samples: p.n_samples as u64,
+                batches_done: p.batches_done as u64,
+                loss_sum: p.loss_sum,
+                correct: p.correct as u64,
+                seconds: p.seconds,
+            }),
+        }
+    }
+}
+
+impl<T> TrainingRecordV3<T> {
+    /// The record of a configuration and a state: the random shifts and label smoothing that a
+    /// resume trains with (the state's where the configuration leaves them unset), once.
+    ///
+    /// # Errors
+    /// [`CheckpointError::InvalidState`] if the configuration contradicts the state's options
+    /// (see `TrainerState::resume_config`), and [`CheckpointError::Encode`] for a value that no
+    /// record of this version holds.
+    pub(crate) fn of(config: &TrainConfig, state: &TrainerState<T>) -> Result<Self, CheckpointError>
+    where
+        T: Clone,
+    {
+        let config = state.resume_config(config.clone()).map_err(CheckpointError::InvalidState)?;
+        Ok(TrainingRecordV3 {
+            config: TrainConfigV3 {
+                base: TrainConfigRecord::of(&config)?,
+                random_shift: config.random_shift.map(|s| RandomShiftRecord {
+                    height: s.height() as u64,
+                    width: s.width() as u64,
+                    max_shift: s.max_shift() as u64,
+                }),
+                label_smoothing: config.label_smoothing,
+            },
+            state: TrainerStateV2::of(state),
         })
     }
+}
 
-    /// The configuration and the state (to be checked against the network by the caller).
+// ---------------------------------------------------------------------------------------------
+// Records → public types (the readers: every version).
+
+impl<T> TrainingRecordV3<T> {
+    /// The configuration and the state (to be checked against the network by the caller); both
+    /// hold the random shifts and the label smoothing.
     pub(crate) fn get(self) -> Result<(TrainConfig, TrainerState<T>), CheckpointError> {
+        let TrainConfigV3 { base, random_shift, label_smoothing } = self.config;
+        let random_shift = random_shift.map(RandomShiftRecord::get).transpose()?;
+        let mut config = base.get()?;
+        config.random_shift = random_shift;
+        config.label_smoothing = label_smoothing;
+        let mut state = self.state.get()?;
+        state.random_shift = random_shift;
+        state.label_smoothing = label_smoothing;
+        Ok((config, state))
+    }
+}
+
+impl RandomShiftRecord {
+    fn get(self) -> Result<RandomShift, CheckpointError> {
+        RandomShift::new(
+            size(self.height, "random_shift height")?,
+            size(self.width, "random_shift width")?,
+            size(self.max_shift, "random_shift max_shift")?,
+        )
+        .map_err(CheckpointError::InvalidState)
+    }
+}
+
+impl<T> TrainingRecordV2<T> {
+    /// The configuration and the state, without random shifts or label smoothing (version 2
+    /// has neither).
+    pub(crate) fn get(self) -> Result<(TrainConfig, TrainerState<T>), CheckpointError> {
+        Ok((self.config.get()?, self.state.get()?))
+    }
+}
+
+impl<T> TrainerStateV2<T> {
+    fn get(self) -> Result<TrainerState<T>, CheckpointError> {
         let TrainerStateV2 {
             epoch,
             step,
@@ -477,7 +568,7 @@ impl<T: Clone> TrainingRecordV2<T> {
             history,
             early_stopping,
             epoch_progress,
-        } = self.state;
+        } = self;
         let history = history
             .into_iter()
             .map(|r| {
@@ -521,13 +612,12 @@ impl<T: Clone> TrainingRecordV2<T> {
             history,
             early_stopping: early_stopping.get()?,
             epoch_progress,
+            random_shift: None,
+            label_smoothing: 0.0,
         };
-        Ok((self.config.get()?, state))
+        Ok(state)
     }
 }
-
-// ---------------------------------------------------------------------------------------------
-// Records → public types (the readers: every version).
 
 impl TrainConfigRecord {
     fn get(self) -> Result<TrainConfig, CheckpointError> {
@@ -760,6 +850,8 @@ impl<T> TrainingRecordV1<T> {
             history,
             early_stopping: early_stopping.get()?,
             epoch_progress: None,
+            random_shift: None,
+            label_smoothing: 0.0,
         };
         Ok((self.config.get()?, state))
     }

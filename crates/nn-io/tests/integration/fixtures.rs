@@ -1,9 +1,10 @@
 //! Every format version ever written stays readable: `tests/fixtures/` holds a file of each kind,
 //! precision and version, and each must load with exactly the values it was written from.
 //!
-//! Fixtures of older versions only load; those of the current version (2) must also be written
-//! byte for byte by today's writer, so any change to the current records fails this test (a
-//! change is a new format version, not an edit of this one).
+//! Fixtures of older versions only load; those of the current version (2 for model files, 3
+//! for checkpoints) must also be written byte for byte by today's writer, so any change to the
+//! current records fails this test (a change is a new format version, not an edit of this
+//! one).
 //!
 //! The files are written once, by this test, when a format version is introduced:
 //! ```sh
@@ -19,7 +20,7 @@ use std::path::PathBuf;
 use nn_core::{Activation, Loss, MseScale, Network};
 use nn_io::{AnyNetwork, ModelMetadata, StoredFloat, decode_model, decode_model_as, encode_model};
 
-use crate::support::{CURRENT_VERSION, assert_same_network, exact_network};
+use crate::support::{MODEL_VERSION, assert_same_network, exact_network};
 
 const WRITE_VAR: &str = "NN_IO_WRITE_FIXTURES";
 
@@ -106,7 +107,7 @@ fn check_model<T: StoredFloat>(
     let model = decode_model_as::<T>(&bytes).unwrap();
     assert_same_network(&model.network, &net);
     assert_eq!(model.metadata, metadata);
-    if version == CURRENT_VERSION {
+    if version == MODEL_VERSION {
         assert_eq!(bytes, current, "{name}: the writer no longer writes format version {version}");
     }
 }
@@ -141,18 +142,19 @@ fn model_v2_fixtures_load_with_their_values_and_are_what_the_writer_writes() {
 }
 
 #[cfg(feature = "train")]
-mod train {
+pub(crate) mod train {
     use nn_core::metrics::{MultilabelMetrics, RegressionMetrics};
     use nn_io::{Checkpoint, decode_checkpoint, encode_checkpoint};
     use nn_train::metrics::{ConfusionMatrix, Evaluation};
     use nn_train::optim::{LayerState, OptimizerConfig, OptimizerState};
     use nn_train::schedule::{Schedule, ScheduleState};
     use nn_train::{
-        EarlyStopping, EarlyStoppingState, EpochProgress, EpochReport, RngState, TrainConfig,
-        TrainerState,
+        EarlyStopping, EarlyStoppingState, EpochProgress, EpochReport, RandomShift, RngState,
+        TrainConfig, TrainerState,
     };
 
     use super::*;
+    use crate::support::CHECKPOINT_VERSION;
 
     fn report(epoch: usize, loss: f64, validation: Evaluation) -> EpochReport {
         let mut r = EpochReport::default();
@@ -183,7 +185,13 @@ mod train {
     /// in `T`, Adam, dropout, early stopping with the best parameters, two epochs of history
     /// with a confusion matrix.
     pub(crate) fn checkpoint<T: StoredFloat>() -> Checkpoint<T> {
-        let (net, metadata) = model_f32();
+        checkpoint_of(model_f32())
+    }
+
+    /// [`checkpoint`]'s content for the f32 model `net` (in `T`).
+    fn checkpoint_of<T: StoredFloat>(
+        (net, metadata): (Network<f32>, ModelMetadata),
+    ) -> Checkpoint<T> {
         let network: Network<T> = net.cast();
         let config = TrainConfig::new(4, 0.5, OptimizerConfig::adam())
             .with_epochs(5)
@@ -228,6 +236,8 @@ mod train {
                 best_params: Some(params),
             },
             epoch_progress: None,
+            random_shift: None,
+            label_smoothing: 0.0,
         };
         Checkpoint { network, config, state, metadata }
     }
@@ -236,7 +246,11 @@ mod train {
     /// AdamW with a clipping norm and per-layer dropout, history entries with regression and
     /// multi-label metrics, and an epoch stopped after 2 of its batches.
     pub(crate) fn checkpoint_v2<T: StoredFloat>() -> Checkpoint<T> {
-        let mut ckpt = checkpoint::<T>();
+        with_v2_content(checkpoint::<T>())
+    }
+
+    /// `ckpt` with what version 2 adds (see [`checkpoint_v2`]).
+    fn with_v2_content<T: StoredFloat>(mut ckpt: Checkpoint<T>) -> Checkpoint<T> {
         ckpt.config = ckpt
             .config
             .with_optimizer(OptimizerConfig::adamw().with_weight_decay(0.25).with_betas(0.5, 0.75))
@@ -279,6 +293,33 @@ mod train {
         ckpt
     }
 
+    /// The model of `checkpoint-v3-{f32,f64}.nnc`: [`model_f32`]'s with 6 inputs (images of
+    /// 2 × 3 pixels, which can be shifted).
+    fn model_v3() -> (Network<f32>, ModelMetadata) {
+        let net = exact_network::<f32>(
+            &[6, 4, 2],
+            Activation::LeakyRelu { alpha: 0.125 },
+            Loss::SoftmaxCrossEntropy,
+        )
+        .with_l2(0.25)
+        .unwrap()
+        .with_class_weights(vec![1.0, 2.0])
+        .unwrap();
+        (net, model_f32().1)
+    }
+
+    /// The checkpoint of `checkpoint-v3-{f32,f64}.nnc`: version 2's content on [`model_v3`],
+    /// with what version 3 adds: random shifts of 2 × 3 images by up to 1 pixel and label
+    /// smoothing 0.125, in the configuration and in the state.
+    pub(crate) fn checkpoint_v3<T: StoredFloat>() -> Checkpoint<T> {
+        let mut ckpt = with_v2_content(checkpoint_of::<T>(model_v3()));
+        let shift = RandomShift::new(2, 3, 1).unwrap();
+        ckpt.config = ckpt.config.with_random_shift(shift).with_label_smoothing(0.125);
+        ckpt.state.random_shift = Some(shift);
+        ckpt.state.label_smoothing = 0.125;
+        ckpt
+    }
+
     fn check_checkpoint<T: StoredFloat>(name: &str, version: u32, expected: &Checkpoint<T>) {
         let current = encode_checkpoint(expected).unwrap();
         let bytes = fixture(name, &current);
@@ -288,8 +329,11 @@ mod train {
         assert_eq!(&loaded, expected);
         // The model of a checkpoint loads as a model.
         assert_same_network(&decode_model_as::<T>(&bytes).unwrap().network, &expected.network);
-        if version == CURRENT_VERSION {
-            assert_eq!(bytes, current, "{name}: the writer no longer writes format version 2");
+        if version == CHECKPOINT_VERSION {
+            assert_eq!(
+                bytes, current,
+                "{name}: the writer no longer writes format version {version}"
+            );
         }
     }
 
@@ -300,8 +344,32 @@ mod train {
     }
 
     #[test]
-    fn checkpoint_v2_fixtures_load_with_their_values_and_are_what_the_writer_writes() {
+    fn checkpoint_v2_fixtures_load_with_their_values() {
         check_checkpoint::<f32>("checkpoint-v2-f32.nnc", 2, &checkpoint_v2());
         check_checkpoint::<f64>("checkpoint-v2-f64.nnc", 2, &checkpoint_v2());
+        // Version 2 stored no random shifts or label smoothing: they load as off.
+        let loaded =
+            decode_checkpoint::<f32>(&fs::read(fixture_path("checkpoint-v2-f32.nnc")).unwrap())
+                .unwrap();
+        assert_eq!((loaded.config.random_shift, loaded.config.label_smoothing), (None, 0.0));
+        assert_eq!((loaded.state.random_shift, loaded.state.label_smoothing), (None, 0.0));
+    }
+
+    #[test]
+    fn checkpoint_v3_fixtures_load_with_their_values_and_are_what_the_writer_writes() {
+        check_checkpoint::<f32>("checkpoint-v3-f32.nnc", 3, &checkpoint_v3());
+        check_checkpoint::<f64>("checkpoint-v3-f64.nnc", 3, &checkpoint_v3());
+        // Spot checks by value, independent of the helpers that built the expected checkpoint.
+        let loaded =
+            decode_checkpoint::<f64>(&fs::read(fixture_path("checkpoint-v3-f64.nnc")).unwrap())
+                .unwrap();
+        let shift = loaded.config.random_shift.unwrap();
+        assert_eq!((shift.height(), shift.width(), shift.max_shift()), (2, 3, 1));
+        assert_eq!(loaded.config.label_smoothing, 0.125);
+        assert_eq!(loaded.state.random_shift, Some(shift));
+        assert_eq!(loaded.state.label_smoothing, 0.125);
+        assert_eq!(loaded.network.sizes(), [6, 4, 2]);
+        assert_eq!(loaded.config.dropout, [0.125]);
+        assert_eq!(loaded.state.epoch_progress.unwrap().batches_done, 2);
     }
 }

@@ -8,7 +8,7 @@ use nn_core::{Activation, Dense, Loss, MseScale, Network};
 use nn_io::{ModelMetadata, encode_model};
 
 use crate::format_v1::{ActivationRecord, LayerRecord, LossRecord, MetadataRecord, payload};
-use crate::support::{CURRENT_VERSION, HEADER_LEN, MODEL_MAGIC, seal_version};
+use crate::support::{HEADER_LEN, MODEL_MAGIC, MODEL_VERSION, seal_version};
 
 #[derive(Serialize)]
 pub(crate) struct ModelRecord<T> {
@@ -52,7 +52,7 @@ fn the_writer_writes_the_documented_version_2_layout() {
         mse_scale: MseScaleRecord::Mean,
         metadata: MetadataRecord::default(),
     };
-    let expected = seal_version(MODEL_MAGIC, CURRENT_VERSION, &payload(0, &record));
+    let expected = seal_version(MODEL_MAGIC, MODEL_VERSION, &payload(0, &record));
     let written = encode_model(&net, &metadata).unwrap();
     assert_eq!(written[..HEADER_LEN], expected[..HEADER_LEN], "header");
     assert_eq!(written, expected, "the version 2 model record changed");

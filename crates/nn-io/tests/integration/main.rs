@@ -13,6 +13,8 @@ mod checkpoint;
 mod fixtures;
 mod format_v1;
 mod format_v2;
+#[cfg(feature = "train")]
+mod format_v3;
 mod idx;
 mod model;
 mod mutations;

@@ -13,7 +13,7 @@ use crate::format_v1::{
     ActivationRecord, LayerRecord, LossRecord, model_file, payload, valid_record,
 };
 use crate::support::{
-    CHECKPOINT_MAGIC, CURRENT_VERSION, HEADER_LEN, MODEL_MAGIC, TempDir, assert_same_network,
+    CHECKPOINT_MAGIC, HEADER_LEN, MODEL_MAGIC, MODEL_VERSION, TempDir, assert_same_network,
     metadata, random_network, reseal, seal, seal_version,
 };
 
@@ -71,7 +71,7 @@ fn the_same_model_gives_the_same_bytes() {
 fn the_header_is_as_documented() {
     let bytes = encode_model(&random_network::<f32>(3), &ModelMetadata::default()).unwrap();
     assert_eq!(&bytes[..8], MODEL_MAGIC);
-    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), CURRENT_VERSION);
+    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), MODEL_VERSION);
     let len = u64::from_le_bytes(bytes[12..20].try_into().unwrap());
     assert_eq!(len as usize, bytes.len() - HEADER_LEN);
     let crc = u32::from_le_bytes(bytes[20..24].try_into().unwrap());

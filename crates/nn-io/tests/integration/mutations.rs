@@ -147,7 +147,7 @@ proptest! {
 mod train {
     use nn_io::{Checkpoint, decode_checkpoint, encode_checkpoint};
     use nn_train::optim::OptimizerConfig;
-    use nn_train::{TrainConfig, Trainer};
+    use nn_train::{RandomShift, TrainConfig, Trainer};
 
     use super::*;
 
@@ -159,7 +159,16 @@ mod train {
             net in network(),
             mutations in prop::collection::vec(mutation(), 1..4),
         ) {
-            let trainer = Trainer::new(&net, TrainConfig::new(4, 0.1, OptimizerConfig::adam())).unwrap();
+            // With format 3's options whenever the network takes them: label smoothing for a
+            // softmax output, random shifts for 4 inputs (2 × 2 images).
+            let mut config = TrainConfig::new(4, 0.1, OptimizerConfig::adam());
+            if net.loss_kind() == Loss::SoftmaxCrossEntropy {
+                config = config.with_label_smoothing(0.1);
+            }
+            if net.n_inputs() == 4 {
+                config = config.with_random_shift(RandomShift::new(2, 2, 1).unwrap());
+            }
+            let trainer = Trainer::new(&net, config).unwrap();
             let ckpt = Checkpoint::of(&net, &trainer, ModelMetadata::default());
             let bytes = encode_checkpoint(&ckpt).unwrap();
             prop_assert_eq!(decode_checkpoint::<f32>(&bytes).unwrap(), ckpt);

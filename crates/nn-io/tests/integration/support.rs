@@ -111,8 +111,11 @@ pub(crate) fn assert_same_network<T: StoredFloat>(a: &Network<T>, b: &Network<T>
     assert_eq!(a, b);
 }
 
-/// The format version this build writes.
-pub(crate) const CURRENT_VERSION: u32 = 2;
+/// The format version of the model files this build writes.
+pub(crate) const MODEL_VERSION: u32 = 2;
+/// The format version of the training checkpoints this build writes.
+#[cfg(feature = "train")]
+pub(crate) const CHECKPOINT_VERSION: u32 = 3;
 
 /// The bytes of a container file (magic, version 1, length, CRC-32) around `payload`, as the
 /// format's documentation describes it: tests use it to make files with a valid checksum, for

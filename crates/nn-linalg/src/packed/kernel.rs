@@ -29,6 +29,8 @@ pub(super) struct Product<'a, T> {
     pub(super) out: MatMut<'a, T>,
     /// Run the panels from the last to the first (the same bits: panels are independent).
     pub(super) backwards: bool,
+    /// One rounding per term (a fused multiply-add), or two (the product, then the sum).
+    pub(super) fused: bool,
 }
 
 impl<T: Lane> WithSimd for Product<'_, T> {
@@ -42,10 +44,11 @@ impl<T: Lane> WithSimd for Product<'_, T> {
         }
         // 32 vector registers (AVX-512, NEON): 12 samples × 2 vectors = 24 accumulators;
         // 16 (AVX2): 6 × 2 = 12, leaving room for the two Θ vectors and the broadcast.
-        if S::REGISTER_COUNT >= 32 {
-            run::<T, S, 12>(s, self);
-        } else {
-            run::<T, S, 6>(s, self);
+        match (S::REGISTER_COUNT >= 32, self.fused) {
+            (true, true) => run::<T, S, 12, true>(s, self),
+            (false, true) => run::<T, S, 6, true>(s, self),
+            (true, false) => run::<T, S, 12, false>(s, self),
+            (false, false) => run::<T, S, 6, false>(s, self),
         }
         true
     }
@@ -53,28 +56,28 @@ impl<T: Lane> WithSimd for Product<'_, T> {
 
 /// The whole product: blocks of `NB` samples, then the remaining samples by 4, 2 and 1.
 #[inline(always)]
-fn run<T: Lane, S: Simd, const NB: usize>(s: S, p: Product<'_, T>) {
-    let Product { data, panel_rows, n, m, x, mut out, backwards } = p;
+fn run<T: Lane, S: Simd, const NB: usize, const FUSED: bool>(s: S, p: Product<'_, T>) {
+    let Product { data, panel_rows, n, m, x, mut out, backwards, fused: _ } = p;
     let b = x.ncols();
     let data = T::vectors::<S>(data);
     let ctx = Ctx { data, panel_vecs: 2 * (m + 1), n, m, panel_rows, backwards };
     let mut c0 = 0;
     while b - c0 >= NB {
-        block::<T, S, 1, NB>(s, &ctx, x, out.as_mut(), c0);
+        block::<T, S, 1, NB, FUSED>(s, &ctx, x, out.as_mut(), c0);
         c0 += NB;
     }
     while b - c0 >= 4 {
-        block::<T, S, 1, 4>(s, &ctx, x, out.as_mut(), c0);
+        block::<T, S, 1, 4, FUSED>(s, &ctx, x, out.as_mut(), c0);
         c0 += 4;
     }
     if b - c0 >= 2 {
-        block::<T, S, 2, 2>(s, &ctx, x, out.as_mut(), c0);
+        block::<T, S, 2, 2, FUSED>(s, &ctx, x, out.as_mut(), c0);
         c0 += 2;
     }
     if b - c0 == 1 {
         // One sample (the batch-1 path): 4 panels side by side, 8 independent sums in flight
         // to hide the latency of the fused multiply-add; Θ streams through once, in order.
-        block::<T, S, 4, 1>(s, &ctx, x, out.as_mut(), c0);
+        block::<T, S, 4, 1, FUSED>(s, &ctx, x, out.as_mut(), c0);
     }
 }
 
@@ -94,7 +97,7 @@ struct Ctx<'a, V> {
 /// Samples `c0..c0 + NB` through every panel, `P` panels at a time (the last ones 2 and 1 at a
 /// time).
 #[inline(always)]
-fn block<T: Lane, S: Simd, const P: usize, const NB: usize>(
+fn block<T: Lane, S: Simd, const P: usize, const NB: usize, const FUSED: bool>(
     s: S,
     ctx: &Ctx<'_, T::V<S>>,
     x: MatRef<'_, T>,
@@ -113,15 +116,15 @@ fn block<T: Lane, S: Simd, const P: usize, const NB: usize>(
     let n_full = n_panels / P;
     for g in 0..n_full {
         let g = if ctx.backwards { n_full - 1 - g } else { g };
-        tile_store::<T, S, P, NB>(s, ctx, xs, out.as_mut(), g * P, c0);
+        tile_store::<T, S, P, NB, FUSED>(s, ctx, xs, out.as_mut(), g * P, c0);
     }
     let mut p0 = n_full * P;
     if P > 2 && n_panels - p0 >= 2 {
-        tile_store::<T, S, 2, NB>(s, ctx, xs, out.as_mut(), p0, c0);
+        tile_store::<T, S, 2, NB, FUSED>(s, ctx, xs, out.as_mut(), p0, c0);
         p0 += 2;
     }
     while p0 < n_panels {
-        tile_store::<T, S, 1, NB>(s, ctx, xs, out.as_mut(), p0, c0);
+        tile_store::<T, S, 1, NB, FUSED>(s, ctx, xs, out.as_mut(), p0, c0);
         p0 += 1;
     }
 }
@@ -129,7 +132,7 @@ fn block<T: Lane, S: Simd, const P: usize, const NB: usize>(
 /// One tile: panels `p0..p0 + P` × samples `c0..c0 + NB`, computed and stored (rows past n, the
 /// zero padding of the last panel, are not stored).
 #[inline(always)]
-fn tile_store<T: Lane, S: Simd, const P: usize, const NB: usize>(
+fn tile_store<T: Lane, S: Simd, const P: usize, const NB: usize, const FUSED: bool>(
     s: S,
     ctx: &Ctx<'_, T::V<S>>,
     xs: [&[T]; NB],
@@ -143,7 +146,7 @@ fn tile_store<T: Lane, S: Simd, const P: usize, const NB: usize>(
     if th.iter().any(|t| t.len() != pv) {
         return;
     }
-    let acc = tile::<T, S, P, NB>(s, th, xs, ctx.m);
+    let acc = tile::<T, S, P, NB, FUSED>(s, th, xs, ctx.m);
     let lanes = ctx.panel_rows / 2;
     for (j, acc_j) in (0..NB).map(|j| (j, array::from_fn::<_, P, _>(|p| acc[p][j]))) {
         let Some(col) = out.as_mut().col_mut(c0 + j).try_as_col_major_mut() else { return };
@@ -160,9 +163,10 @@ fn tile_store<T: Lane, S: Simd, const P: usize, const NB: usize>(
 }
 
 /// The sums of one tile (F1): for each row i of the panels and each sample j,
-/// `acc = Θ_i0; for k in 1..=m { acc = fma(Θ_ik, a_kj, acc) }`.
+/// `acc = Θ_i0; for k in 1..=m { acc = fma(Θ_ik, a_kj, acc) }` (with `FUSED`; without it,
+/// `acc = Θ_ik·a_kj + acc` rounded twice, in the same order).
 #[inline(always)]
-fn tile<T: Lane, S: Simd, const P: usize, const NB: usize>(
+fn tile<T: Lane, S: Simd, const P: usize, const NB: usize, const FUSED: bool>(
     s: S,
     th: [&[T::V<S>]; P],
     xs: [&[T]; NB],
@@ -176,8 +180,13 @@ fn tile<T: Lane, S: Simd, const P: usize, const NB: usize>(
             let t0 = th[p][2 * k + 2];
             let t1 = th[p][2 * k + 3];
             for j in 0..NB {
-                acc[p][j][0] = T::mul_add(s, t0, a[j], acc[p][j][0]);
-                acc[p][j][1] = T::mul_add(s, t1, a[j], acc[p][j][1]);
+                if FUSED {
+                    acc[p][j][0] = T::mul_add(s, t0, a[j], acc[p][j][0]);
+                    acc[p][j][1] = T::mul_add(s, t1, a[j], acc[p][j][1]);
+                } else {
+                    acc[p][j][0] = T::mul_then_add(s, t0, a[j], acc[p][j][0]);
+                    acc[p][j][1] = T::mul_then_add(s, t1, a[j], acc[p][j][1]);
+                }
             }
         }
     }

@@ -22,16 +22,33 @@ pub trait Lane: crate::sealed::Sealed + Copy + Default + Send + Sync + 'static {
     /// `mul_add`, which is `vfmadd` on x86-64, `fmla` on NEON and `mul_add` in its scalar type).
     #[doc(hidden)]
     fn mul_add<S: Simd>(s: S, a: Self::V<S>, b: Self::V<S>, c: Self::V<S>) -> Self::V<S>;
+    /// `a·b + c` with two roundings in every lane (the product, then the sum): the kernels of
+    /// [`Rounding::Separate`](super::Rounding::Separate).
+    #[doc(hidden)]
+    fn mul_then_add<S: Simd>(s: S, a: Self::V<S>, b: Self::V<S>, c: Self::V<S>) -> Self::V<S>;
     /// Stores the first `min(dst.len(), lanes)` lanes of `v` into `dst`.
     #[doc(hidden)]
     fn store<S: Simd>(s: S, dst: &mut [Self], v: Self::V<S>);
     /// `a·b + c` with one rounding: the scalar reference.
     #[doc(hidden)]
     fn fma(a: Self, b: Self, c: Self) -> Self;
+    /// `a·b + c` with two roundings: the scalar reference of [`Rounding::Separate`](super::Rounding::Separate).
+    #[doc(hidden)]
+    fn mul_add_separate(a: Self, b: Self, c: Self) -> Self;
 }
 
 macro_rules! impl_lane {
-    ($t:ty, $v:ident, $lanes:ident, $as_simd:ident, $splat:ident, $mul_add:ident, $store:ident) => {
+    (
+        $t:ty,
+        $v:ident,
+        $lanes:ident,
+        $as_simd:ident,
+        $splat:ident,
+        $mul_add:ident,
+        $mul:ident,
+        $add:ident,
+        $store:ident
+    ) => {
         impl Lane for $t {
             type V<S: Simd> = S::$v;
             #[inline(always)]
@@ -51,6 +68,15 @@ macro_rules! impl_lane {
                 s.$mul_add(a, b, c)
             }
             #[inline(always)]
+            fn mul_then_add<S: Simd>(
+                s: S,
+                a: Self::V<S>,
+                b: Self::V<S>,
+                c: Self::V<S>,
+            ) -> Self::V<S> {
+                s.$add(s.$mul(a, b), c)
+            }
+            #[inline(always)]
             fn store<S: Simd>(s: S, dst: &mut [Self], v: Self::V<S>) {
                 s.$store(dst, v);
             }
@@ -58,8 +84,32 @@ macro_rules! impl_lane {
             fn fma(a: Self, b: Self, c: Self) -> Self {
                 a.mul_add(b, c)
             }
+            #[inline(always)]
+            fn mul_add_separate(a: Self, b: Self, c: Self) -> Self {
+                a * b + c
+            }
         }
     };
 }
-impl_lane!(f32, f32s, F32_LANES, as_simd_f32s, splat_f32s, mul_add_f32s, partial_store_f32s);
-impl_lane!(f64, f64s, F64_LANES, as_simd_f64s, splat_f64s, mul_add_f64s, partial_store_f64s);
+impl_lane!(
+    f32,
+    f32s,
+    F32_LANES,
+    as_simd_f32s,
+    splat_f32s,
+    mul_add_f32s,
+    mul_f32s,
+    add_f32s,
+    partial_store_f32s
+);
+impl_lane!(
+    f64,
+    f64s,
+    F64_LANES,
+    as_simd_f64s,
+    splat_f64s,
+    mul_add_f64s,
+    mul_f64s,
+    add_f64s,
+    partial_store_f64s
+);

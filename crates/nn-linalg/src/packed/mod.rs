@@ -18,6 +18,16 @@
 //! [`reference_into`]. faer's GEMM (used by training, [`crate::gemm_into`]) sums in another
 //! order, blocked by its own kernels: its results differ from these in the last bits.
 //!
+//! **CPUs without a fused multiply-add** (x86-64 before AVX2: Intel before Haswell, Atom and
+//! Celeron lines without AVX; wasm32): there `mul_add` is a call into a software routine, tens
+//! of times slower than the products of training. The portable level then sums in the same order
+//! with two roundings per term, the product then the sum ([`Rounding::Separate`]), in 128-bit SSE
+//! vectors where the CPU has SSE4.2: still the same bits for any batch size, split or thread
+//! count on that CPU, but not the bits of a CPU with FMA. [`PackedTheta::rounding`] says which
+//! sum a packing computes. (On an AMD EPYC Zen 4, W3's first layer, 256 × 785, for 500
+//! samples: 1.7 ms with AVX-512; at the portable level 290 ms fused through `mul_add`, 5.4 ms
+//! separate in SSE; for one sample 7.3 µs, 632 µs and 11.0 µs. The minimum of 20 calls.)
+//!
 //! # The packing
 //! [`PackedTheta::new`] copies Θ (n × (m+1), bias in column 0) once into panels of
 //! [`PackedTheta::panel_rows`] rows (2 vectors of the chosen level: 32 f32 rows with AVX-512,
@@ -53,7 +63,7 @@
 //! packed.product_into(x.as_ref(), z.as_mut())?;
 //! // The same bits as the scalar loop of F1, and as any sample alone.
 //! let mut z_ref = Mat::<f32>::zeros(3, 5);
-//! reference_into(theta.as_ref(), x.as_ref(), z_ref.as_mut())?;
+//! reference_into(theta.as_ref(), x.as_ref(), z_ref.as_mut(), packed.rounding())?;
 //! assert_eq!(z, z_ref);
 //! let mut z1 = Mat::<f32>::zeros(3, 1);
 //! packed.product_into(x.as_ref().subcols(4, 1), z1.as_mut())?;
@@ -70,6 +80,73 @@ pub use lane::Lane;
 
 use crate::vmath::{Kernels, SimdLevel};
 use crate::{Float, MatMut, MatRef, Shape, ShapeError, check};
+
+/// How each term of the sum is rounded (see [the module](self)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rounding {
+    /// `acc = fma(Θ_ik, a_k, acc)`: one rounding per term, on every CPU with a fused
+    /// multiply-add (every level but the portable one, and the portable one where the CPU has
+    /// FMA).
+    Fused,
+    /// `acc = Θ_ik·a_k + acc`, the product rounded, then the sum: the portable level on a CPU
+    /// without FMA, where a fused multiply-add would be a slow software routine.
+    Separate,
+}
+
+impl Rounding {
+    /// The rounding [`PackedTheta::with_kernels`] chooses for `level` on this CPU: `Fused`, but
+    /// `Separate` for the portable level where the CPU has no fused multiply-add.
+    #[must_use]
+    pub fn for_level(level: SimdLevel) -> Rounding {
+        if level != SimdLevel::Portable || hardware_fma() {
+            Rounding::Fused
+        } else {
+            Rounding::Separate
+        }
+    }
+}
+
+/// The kernels on pulp's 128-bit `V2`; `false` where it does not run (then nothing was written).
+fn run_sse<T: Float>(product: kernel::Product<'_, T>) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        pulp::x86::V2::try_new().is_some_and(|s| pulp::Simd::vectorize(s, product))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = product;
+        false
+    }
+}
+
+/// Whether pulp's 128-bit `V2` (SSE up to 4.2) runs on this CPU.
+fn sse_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        pulp::x86::V2::try_new().is_some()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether `f32::mul_add` is one instruction on this CPU.
+fn hardware_fma() -> bool {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    {
+        std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(target_family = "wasm")]
+    {
+        false
+    }
+    // aarch64, riscv64, powerpc64, s390x, loongarch64: in the base instruction set.
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64", target_family = "wasm")))]
+    {
+        true
+    }
+}
 
 /// One layer's Θ (n × (m+1), bias in column 0) packed for the inference product of this module:
 /// `out ← Θ·[1; x]` ([`PackedTheta::product_into`]), the same bits for any number of samples and
@@ -90,6 +167,10 @@ pub struct PackedTheta<T> {
     /// The order of the next call's sweep over the panels (flipped by every call; see the
     /// module's documentation).
     backwards: AtomicBool,
+    rounding: Rounding,
+    /// The portable level with [`Rounding::Separate`] on an x86 CPU with SSE4.2: the kernels
+    /// run on pulp's 128-bit `V2` (4 f32 lanes) instead of one lane at a time.
+    sse: bool,
 }
 
 /// Bytes of a cache line (and of an AVX-512 vector).
@@ -127,11 +208,26 @@ impl<T: Float> PackedTheta<T> {
     }
 
     /// [`PackedTheta::new`] for the level of `kernels` ([`Kernels::with_level`]): for tests and
-    /// benchmarks of each level. The results are the same bits at every level.
+    /// benchmarks of each level. The results are the same bits at every level (with the
+    /// rounding [`Rounding::for_level`] chooses).
     ///
     /// # Errors
     /// Those of [`PackedTheta::new`].
     pub fn with_kernels(theta: MatRef<'_, T>, kernels: Kernels) -> Result<Self, ShapeError> {
+        Self::with_rounding(theta, kernels, Rounding::for_level(kernels.level()))
+    }
+
+    /// [`PackedTheta::with_kernels`] with the given rounding: `Rounding::Separate` tests, on a
+    /// CPU with FMA, the sum a CPU without computes; `Rounding::Fused` on a CPU without FMA is
+    /// exact but slow.
+    ///
+    /// # Errors
+    /// Those of [`PackedTheta::new`].
+    pub fn with_rounding(
+        theta: MatRef<'_, T>,
+        kernels: Kernels,
+        rounding: Rounding,
+    ) -> Result<Self, ShapeError> {
         const OP: &str = "PackedTheta::new";
         let (n, cols) = (theta.nrows(), theta.ncols());
         if cols == 0 {
@@ -142,7 +238,10 @@ impl<T: Float> PackedTheta<T> {
                 found: Shape::of(theta),
             });
         }
-        let panel_rows = 2 * lanes::<T>(kernels.level());
+        let sse = rounding == Rounding::Separate
+            && kernels.level() == SimdLevel::Portable
+            && sse_available();
+        let panel_rows = 2 * if sse { 16 / size_of::<T>() } else { lanes::<T>(kernels.level()) };
         let n_panels = n.div_ceil(panel_rows);
         let len =
             n_panels.checked_mul(panel_rows).and_then(|r| r.checked_mul(cols)).filter(|&len| {
@@ -177,7 +276,15 @@ impl<T: Float> PackedTheta<T> {
             offset,
             len,
             backwards: AtomicBool::new(false),
+            rounding,
+            sse,
         })
+    }
+
+    /// How each term of the sums is rounded.
+    #[must_use]
+    pub fn rounding(&self) -> Rounding {
+        self.rounding
     }
 
     /// n, the outputs (rows of Θ).
@@ -199,7 +306,7 @@ impl<T: Float> PackedTheta<T> {
     }
 
     /// Rows per panel: two vectors of the level (32 for f32 with AVX-512, 1 lane × 2 for the
-    /// portable level).
+    /// portable level, 2 × 4 where its [`Rounding::Separate`] runs in SSE).
     #[must_use]
     pub fn panel_rows(&self) -> usize {
         self.panel_rows
@@ -247,8 +354,9 @@ impl<T: Float> PackedTheta<T> {
                 x,
                 out,
                 backwards: self.backwards.fetch_xor(true, Ordering::Relaxed),
+                fused: self.rounding == Rounding::Fused,
             };
-            if self.kernels.backend().run(product) {
+            if self.run(product) {
                 return Ok(());
             }
             // Unreachable: the packing was made for this level. Nothing was written.
@@ -263,17 +371,23 @@ impl<T: Float> PackedTheta<T> {
         Ok(())
     }
 
+    /// Runs the kernels at this packing's level; `false` if the packing does not fit it.
+    fn run(&self, product: kernel::Product<'_, T>) -> bool {
+        if self.sse { run_sse(product) } else { self.kernels.backend().run(product) }
+    }
+
     /// The reference loop on the packed copy (for layouts the vector kernels do not take).
     fn unpacked_into(&self, x: MatRef<'_, T>, mut out: MatMut<'_, T>) {
         let r = self.panel_rows;
         let cols = self.n_inputs + 1;
         let data = self.panels();
+        let term = term::<T>(self.rounding);
         for j in 0..x.ncols() {
             for i in 0..self.n_outputs {
                 let panel = &data[(i / r) * cols * r..];
                 let mut acc = panel[i % r];
                 for k in 1..cols {
-                    acc = T::fma(panel[k * r + i % r], x[(k - 1, j)], acc);
+                    acc = term(panel[k * r + i % r], x[(k - 1, j)], acc);
                 }
                 out[(i, j)] = acc;
             }
@@ -286,10 +400,19 @@ fn lanes<T>(level: SimdLevel) -> usize {
     (level.f32_lanes() * size_of::<f32>() / size_of::<T>()).max(1)
 }
 
+/// `a·b + c` rounded as `rounding` says.
+fn term<T: Float>(rounding: Rounding) -> fn(T, T, T) -> T {
+    match rounding {
+        Rounding::Fused => T::fma,
+        Rounding::Separate => T::mul_add_separate,
+    }
+}
+
 /// The scalar reference of [`PackedTheta::product_into`], straight from Θ (n × (m+1), bias in
 /// column 0): for every output i and sample j, `acc = Θ_i0`, then `acc = Θ_ik.mul_add(x_kj, acc)`
-/// for k = 1..=m in order (F1 with a_0 = 1). The vector kernels give these bits exactly; this
-/// loop is the definition (and slow).
+/// for k = 1..=m in order (F1 with a_0 = 1; `acc = Θ_ik·x_kj + acc`, rounded twice, for
+/// [`Rounding::Separate`]). The vector kernels give these bits exactly (pass them
+/// [`PackedTheta::rounding`]); this loop is the definition (and slow).
 ///
 /// # Shapes
 /// `theta`: n × (m+1), `x`: m × b, `out`: n × b.
@@ -300,6 +423,7 @@ pub fn reference_into<T: Float>(
     theta: MatRef<'_, T>,
     x: MatRef<'_, T>,
     mut out: MatMut<'_, T>,
+    rounding: Rounding,
 ) -> Result<(), ShapeError> {
     const OP: &str = "packed::reference_into";
     let (n, b) = (theta.nrows(), x.ncols());
@@ -313,11 +437,12 @@ pub fn reference_into<T: Float>(
     };
     check(OP, "x", Shape { rows: m, cols: b }, Shape::of(x))?;
     check(OP, "out", Shape { rows: n, cols: b }, Shape::of(out.as_ref()))?;
+    let term = term::<T>(rounding);
     for j in 0..b {
         for i in 0..n {
             let mut acc = theta[(i, 0)];
             for k in 1..=m {
-                acc = T::fma(theta[(i, k)], x[(k - 1, j)], acc);
+                acc = term(theta[(i, k)], x[(k - 1, j)], acc);
             }
             out[(i, j)] = acc;
         }

@@ -2,7 +2,7 @@
 //! SIMD level this CPU runs, for many shapes; batch 1 equal to a column of any batch; an error
 //! bound against f64; shape errors.
 
-use nn_linalg::packed::{PackedTheta, reference_into};
+use nn_linalg::packed::{PackedTheta, Rounding, reference_into};
 use nn_linalg::vmath::{Kernels, SimdLevel};
 use nn_linalg::{Accum, Float, Mat, Par, ShapeError, gemm_into};
 
@@ -25,6 +25,8 @@ impl Gen {
     }
 }
 
+const ROUNDINGS: [Rounding; 2] = [Rounding::Fused, Rounding::Separate];
+
 fn levels() -> Vec<Kernels> {
     let levels: Vec<Kernels> = SimdLevel::supported().filter_map(Kernels::with_level).collect();
     assert!(levels.iter().any(|k| k.level() == SimdLevel::Portable));
@@ -41,19 +43,22 @@ fn check_shape<T: Float>(g: &mut Gen, n: usize, m: usize, batches: &[usize]) {
     let b_max = batches.iter().copied().max().unwrap_or(0);
     // One extra leading column: the products read `subcols`, not only whole matrices.
     let x_all = g.mat::<T>(m, b_max + 1);
-    for k in levels() {
-        let packed = PackedTheta::with_kernels(theta.as_ref(), k).unwrap();
+    // Both roundings at every level: `Separate` is what the portable level computes on a CPU
+    // without FMA; here it is tested on any CPU.
+    for (k, rounding) in levels().into_iter().flat_map(|k| ROUNDINGS.map(|r| (k, r))) {
+        let packed = PackedTheta::with_rounding(theta.as_ref(), k, rounding).unwrap();
         assert_eq!((packed.n_outputs(), packed.n_inputs(), packed.level()), (n, m, k.level()));
+        assert_eq!(packed.rounding(), rounding);
         for &b in batches {
             let x = x_all.as_ref().subcols(1, b);
             let mut expected = Mat::<T>::zeros(n, b);
-            reference_into(theta.as_ref(), x, expected.as_mut()).unwrap();
+            reference_into(theta.as_ref(), x, expected.as_mut(), rounding).unwrap();
             let mut out = Mat::<T>::from_fn(n, b, |_, _| T::from_f64(f64::NAN));
             packed.product_into(x, out.as_mut()).unwrap();
             assert_eq!(
                 bits(&out),
                 bits(&expected),
-                "{} {} n={n} m={m} b={b}: kernel != reference",
+                "{} {} {rounding:?} n={n} m={m} b={b}: kernel != reference",
                 T::NAME,
                 k.level()
             );
@@ -85,7 +90,9 @@ fn the_test_data_tell_summation_orders_apart() {
     let theta = g.mat::<f32>(n, m + 1);
     let x = g.mat::<f32>(m, b);
     let mut expected = Mat::<f32>::zeros(n, b);
-    reference_into(theta.as_ref(), x.as_ref(), expected.as_mut()).unwrap();
+    reference_into(theta.as_ref(), x.as_ref(), expected.as_mut(), Rounding::Fused).unwrap();
+    let mut separate = Mat::<f32>::zeros(n, b);
+    reference_into(theta.as_ref(), x.as_ref(), separate.as_mut(), Rounding::Separate).unwrap();
     let mut unfused = Mat::<f32>::zeros(n, b);
     for j in 0..b {
         for i in 0..n {
@@ -97,6 +104,7 @@ fn the_test_data_tell_summation_orders_apart() {
         }
     }
     assert_ne!(bits(&unfused), bits(&expected));
+    assert_eq!(bits(&unfused), bits(&separate), "Rounding::Separate is the unfused loop");
     let mut faer = Mat::<f32>::zeros(n, b);
     for j in 0..b {
         for i in 0..n {
@@ -147,7 +155,7 @@ fn repeated_calls_and_clones_give_the_same_bits() {
         let packed = PackedTheta::with_kernels(theta.as_ref(), k).unwrap();
         let clone = packed.clone();
         let mut expected = Mat::<f32>::zeros(n, 13);
-        reference_into(theta.as_ref(), x.as_ref(), expected.as_mut()).unwrap();
+        reference_into(theta.as_ref(), x.as_ref(), expected.as_mut(), packed.rounding()).unwrap();
         for b in [13, 1] {
             for p in [&packed, &clone, &packed, &packed] {
                 let mut out = Mat::<f32>::zeros(n, b);
@@ -219,7 +227,8 @@ fn shape_errors_are_typed_not_panics() {
     assert_eq!(e.operand, "out");
     let e = PackedTheta::new(Mat::<f32>::zeros(4, 0).as_ref()).unwrap_err();
     assert_eq!(e.operand, "theta (the bias column)");
-    let e = reference_into(theta.as_ref(), bad_x.as_ref(), out.as_mut()).unwrap_err();
+    let e =
+        reference_into(theta.as_ref(), bad_x.as_ref(), out.as_mut(), Rounding::Fused).unwrap_err();
     assert_eq!(e.operand, "x");
     // No samples: nothing to do, not an error.
     let empty = Mat::<f32>::zeros(2, 0);
@@ -234,4 +243,16 @@ fn the_packed_copy_is_about_the_size_of_theta() {
         let rows = 256usize.div_ceil(packed.panel_rows()) * packed.panel_rows();
         assert_eq!(packed.memory_bytes(), rows * 785 * 4);
     }
+}
+
+#[test]
+fn separate_rounding_at_the_portable_level_runs_in_sse_vectors_on_x86_64() {
+    // The tests above check its bits; this checks that they checked the SSE kernels (4 f32
+    // lanes, panels of 8 rows), which a CPU without FMA runs, and not one lane at a time.
+    let theta = Mat::<f32>::zeros(5, 3);
+    let portable = Kernels::with_level(SimdLevel::Portable).unwrap();
+    let p = PackedTheta::with_rounding(theta.as_ref(), portable, Rounding::Separate).unwrap();
+    assert_eq!(p.panel_rows(), if cfg!(target_arch = "x86_64") { 8 } else { 2 });
+    let p = PackedTheta::with_rounding(theta.as_ref(), portable, Rounding::Fused).unwrap();
+    assert_eq!(p.panel_rows(), 2);
 }

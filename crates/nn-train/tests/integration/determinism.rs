@@ -4,7 +4,8 @@ use nn_core::Activation;
 use nn_train::optim::OptimizerConfig;
 use nn_train::schedule::Schedule;
 use nn_train::{
-    BatchReport, Control, NoObserver, Observer, Parallelism, RandomShift, TrainConfig, Trainer,
+    BatchReport, Control, EarlyStopping, Error, NoObserver, Observer, Parallelism, RandomShift,
+    TrainConfig, Trainer,
 };
 
 use crate::support::{bits, blobs, classifier};
@@ -193,4 +194,133 @@ fn random_shifts_are_bit_identical_for_any_thread_count_and_across_resume() {
     third.fit(&mut net, &data, None, &mut NoObserver).unwrap();
     assert!(bits(&net) == reference.0, "resumed with random shifts differs");
     assert_eq!(third.history().last().unwrap().train_loss.to_bits(), reference.1);
+}
+
+#[test]
+fn resuming_restores_random_shifts_and_label_smoothing_bit_identically() {
+    // 40 features as 5 × 8 images, shifted by up to 2 pixels, and smoothed targets.
+    let data = blobs::<f32>(230, 40, 4, 3);
+    let shift = RandomShift::new(5, 8, 2).unwrap();
+    let plain = |epochs: usize| config(2).with_epochs(epochs);
+    let augmented =
+        |epochs: usize| plain(epochs).with_random_shift(shift).with_label_smoothing(0.1);
+    let start = classifier::<f32>(&[40, 32, 4], Activation::Relu, 5);
+    let mut straight = start.clone();
+    let mut reference = Trainer::new(&straight, augmented(3)).unwrap();
+    reference.fit(&mut straight, &data, None, &mut NoObserver).unwrap();
+
+    // Stopped after 7 steps (in the middle of the second epoch, 5 batches each).
+    let mut stopped = start.clone();
+    let mut first = Trainer::new(&stopped, augmented(3)).unwrap();
+    let report = first.fit(&mut stopped, &data, None, &mut StopAt { epoch: 1, stop_after: 1 });
+    assert!(report.unwrap().partial_epoch.is_some());
+    assert_eq!(first.n_steps(), 7);
+    let state = first.state();
+    assert_eq!((state.random_shift, state.label_smoothing), (Some(shift), 0.1));
+
+    // Resumed with the options restated, and with a configuration that leaves them out.
+    for (name, config) in [("restated", augmented(3)), ("left out", plain(3))] {
+        let mut net = stopped.clone();
+        let mut resumed = Trainer::resume(&net, config, state.clone()).unwrap();
+        assert_eq!(resumed.config().random_shift, Some(shift), "{name}");
+        assert_eq!(resumed.config().label_smoothing, 0.1, "{name}");
+        resumed.fit(&mut net, &data, None, &mut NoObserver).unwrap();
+        assert!(bits(&net) == bits(&straight), "resumed with the options {name} differs");
+        assert_eq!(resumed.state().optimizer, reference.state().optimizer, "{name}");
+    }
+
+    // Without them (the state's cleared too), the run continues otherwise: the test can fail.
+    let mut cleared = state.clone();
+    cleared.random_shift = None;
+    cleared.label_smoothing = 0.0;
+    let mut net = stopped.clone();
+    let mut resumed = Trainer::resume(&net, plain(3), cleared).unwrap();
+    resumed.fit(&mut net, &data, None, &mut NoObserver).unwrap();
+    assert!(bits(&net) != bits(&straight));
+}
+
+#[test]
+fn a_resume_that_contradicts_the_random_shifts_or_label_smoothing_is_a_typed_error() {
+    let data = blobs::<f32>(60, 40, 4, 3);
+    let shift = RandomShift::new(5, 8, 2).unwrap();
+    let net = classifier::<f32>(&[40, 8, 4], Activation::Relu, 5);
+    let state_of = |config: TrainConfig| {
+        let mut n = net.clone();
+        let mut trainer = Trainer::new(&n, config.with_epochs(1)).unwrap();
+        trainer.fit(&mut n, &data, None, &mut NoObserver).unwrap();
+        trainer.state()
+    };
+    let augmented = state_of(config(1).with_random_shift(shift).with_label_smoothing(0.1));
+    let plain = state_of(config(1));
+    let resume = |config: TrainConfig, state: &nn_train::TrainerState<f32>| {
+        Trainer::resume(&net, config, state.clone()).unwrap_err()
+    };
+    let other_shift = RandomShift::new(5, 8, 1).unwrap();
+    assert_eq!(
+        resume(config(1).with_random_shift(other_shift), &augmented),
+        Error::ResumeRandomShift { expected: Some(shift), found: other_shift }
+    );
+    assert_eq!(
+        resume(config(1).with_label_smoothing(0.2), &augmented),
+        Error::ResumeLabelSmoothing { expected: 0.1, found: 0.2 }
+    );
+    // Options the run did not train with are contradictions too.
+    assert_eq!(
+        resume(config(1).with_random_shift(shift), &plain),
+        Error::ResumeRandomShift { expected: None, found: shift }
+    );
+    assert_eq!(
+        resume(config(1).with_label_smoothing(0.1), &plain),
+        Error::ResumeLabelSmoothing { expected: 0.0, found: 0.1 }
+    );
+    assert_eq!(
+        resume(config(1).with_label_smoothing(0.2), &augmented).to_string(),
+        "the configuration's label smoothing (0.2) contradicts the run resumed, which trains with \
+         0.1: leave it unset to continue the run as it was"
+    );
+    assert_eq!(
+        resume(config(1).with_random_shift(shift), &plain).to_string(),
+        "the configuration's random shifts (shifts of up to 2 pixels of 5 × 8 images) contradict \
+         the run resumed, which trains with none: leave them unset to continue the run as it was"
+    );
+    // A value that is no label smoothing at all is refused as such first.
+    assert!(matches!(
+        Trainer::resume(&net, config(1).with_label_smoothing(f64::NAN), plain.clone()),
+        Err(Error::InvalidHyperparameter { name: "label_smoothing", .. })
+    ));
+    // A state whose options do not fit the network is refused as a configuration would be.
+    let mut bad = plain.clone();
+    bad.random_shift = Some(RandomShift::new(4, 4, 1).unwrap());
+    assert!(matches!(
+        Trainer::resume(&net, config(1), bad),
+        Err(Error::ImageFeatures { height: 4, width: 4, n_features: 40 })
+    ));
+    let mut bad = plain;
+    bad.label_smoothing = 1.5;
+    assert!(matches!(
+        Trainer::resume(&net, config(1), bad),
+        Err(Error::InvalidHyperparameter { name: "label_smoothing", .. })
+    ));
+}
+
+#[test]
+fn an_observer_pausing_fit_with_restore_best_leaves_the_parameters_where_training_is() {
+    // Early stopping with `restore_best` puts the best epoch's parameters back when training
+    // ends. An observer that pauses `fit` in the middle of an epoch does not end it: the
+    // parameters must stay those of the last step, or the resumed run differs from an
+    // uninterrupted one (they were the best epoch's, undoing the paused epoch's steps).
+    let data = blobs::<f32>(230, 40, 4, 3);
+    let make = || config(2).with_epochs(3).with_early_stopping(EarlyStopping::new(10));
+    let start = classifier::<f32>(&[40, 32, 4], Activation::Relu, 5);
+    let mut straight = start.clone();
+    let mut reference = Trainer::new(&straight, make()).unwrap();
+    reference.fit(&mut straight, &data, Some(&data), &mut NoObserver).unwrap();
+
+    let mut net = start.clone();
+    let mut first = Trainer::new(&net, make()).unwrap();
+    let report = first.fit(&mut net, &data, Some(&data), &mut StopAt { epoch: 1, stop_after: 1 });
+    assert!(report.unwrap().partial_epoch.is_some());
+    let mut resumed = Trainer::resume(&net, make(), first.state()).unwrap();
+    resumed.fit(&mut net, &data, Some(&data), &mut NoObserver).unwrap();
+    assert!(bits(&net) == bits(&straight), "paused and resumed with restore_best differs");
 }

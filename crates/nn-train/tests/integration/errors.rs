@@ -189,3 +189,19 @@ fn random_shifts_of_images_that_are_not_the_inputs_are_typed_errors() {
     let message = Error::ImageFeatures { height: 28, width: 28, n_features: 100 }.to_string();
     assert_eq!(message, "random shifts of 28 × 28 images need 784 features per sample, found 100");
 }
+
+#[test]
+fn a_state_with_a_nan_best_loss_is_refused_on_resume() {
+    // Training never makes one (the best loss starts at +∞ and only takes lower losses); a
+    // damaged or hand-made state could, and it would silently stop early stopping from ever
+    // seeing an improvement.
+    let net = net();
+    let config = TrainConfig::new(8, 0.1, OptimizerConfig::sgd());
+    let mut state = Trainer::new(&net, config.clone()).unwrap().state();
+    assert!(Trainer::resume(&net, config.clone(), state.clone()).is_ok());
+    state.early_stopping.best_loss = f64::NAN;
+    let result = Trainer::resume(&net, config, state).map(|_| ());
+    let expected =
+        matches!(result, Err(Error::StateValue { what: "early stopping's best loss", .. }));
+    assert!(expected, "{result:?}");
+}

@@ -291,7 +291,7 @@ impl<T: Float> Trainer<T> {
         targets: Targets<'_, T>,
     ) -> Result<f64, Error> {
         let b = x.ncols();
-        self.in_pool(|t| t.step_counted(net, x, targets, b, 0)).map(|(loss, _)| loss)
+        self.run_in_pool(|t| t.step_counted(net, x, targets, b, 0)).map(|(loss, _)| loss)
     }
 
     /// Runs `f`, the caller's own training loop, on a thread of the trainer's rayon pool (on
@@ -360,17 +360,6 @@ impl<T: Float> Trainer<T> {
         Ok(())
     }
 
-    /// Runs `f` on the trainer's pool, if it has one: the shards and the optimizer then use its
-    /// threads through work stealing, without touching rayon's global pool. Entering a pool from
-    /// outside queues a job (rayon's injector allocates a block every 63 jobs), so it is done
-    /// once per step or epoch, never per shard.
-    fn in_pool<R: Send>(&mut self, f: impl FnOnce(&mut Self) -> R + Send) -> R {
-        match &self.pool {
-            Some(pool) => Arc::clone(pool).install(|| f(self)),
-            None => f(self),
-        }
-    }
-
     /// The samples of a batch of `b` that the local shards take.
     fn local_span(&self, b: usize) -> std::ops::Range<usize> {
         let first = shard_span(b, self.n_shards, self.first_shard);
@@ -436,7 +425,8 @@ impl<T: Float> Trainer<T> {
                 })()
             };
         };
-        // Callers enter the trainer's pool (`in_pool`) once per step or epoch, not per shard.
+        // Callers enter the trainer's pool (`run_in_pool`) once per step or epoch, not per shard:
+        // entering a pool from outside queues a job (rayon's injector allocates a block every 63).
         let parallel = rayon::current_thread_index().is_some();
         if self.shards.len() > 1 && parallel {
             self.shards.par_iter_mut().enumerate().for_each(run);
@@ -503,7 +493,7 @@ impl<T: Float> Trainer<T> {
         data: &Dataset<T>,
         on_batch: &mut (dyn FnMut(&BatchReport) -> Control + Send),
     ) -> Result<EpochOutcome, Error> {
-        self.in_pool(|t| t.run_epoch_in_pool(net, data, on_batch))
+        self.run_in_pool(|t| t.run_epoch_in_pool(net, data, on_batch))
     }
 
     fn run_epoch_in_pool(
